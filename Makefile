@@ -1,0 +1,37 @@
+# Two entry points for a fresh clone: `make repro` (whole pipeline) and `make test`.
+# Both create .venv and install the package when needed.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# An air-gapped machine points this at a local mirror (a directory with the files
+# under their official names and a SHA256SUMS manifest).
+export RNNLAB_MIRROR
+
+.PHONY: install repro compose test test-slow lint ui clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+compose: install
+	$(VENV)/bin/rnnlab compose
+
+repro: compose
+	$(VENV)/bin/dvc repro
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+test-slow: install
+	$(VENV)/bin/python -m pytest -q -m slow
+
+lint: install
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,126 @@
+"""`rnnlab` command line: one subcommand per pipeline stage, each taking Hydra overrides.
+
+Ad-hoc runs compose conf/config.yaml with the overrides given; DVC stages pass
+`--params-key` to read their own section of params.yaml instead (so `dvc exp run -S`
+overrides, which rewrite params.yaml, are honoured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab.errors import RnnlabError
+from rnnlab.settings import compose_run, load_params_section, repo_root
+
+# Where a params.yaml section lands in a run config, per subcommand ("" = at the top).
+SECTION_SLOT = {
+    "download": "source",
+    "parse": "source",
+    "prepare": "dataset",
+    "train": "",
+    "evaluate": "",
+}
+
+
+def run_config(args: argparse.Namespace, root: Path) -> DictConfig:
+    if not args.params_key:
+        return compose_run(args.overrides, root)
+    params, section = load_params_section(args.params_key, root)
+    slot = SECTION_SLOT.get(args.command, "")
+    body = OmegaConf.create({slot: section} if slot else OmegaConf.to_container(section))
+    cfg = OmegaConf.merge({"paths": params.paths, "sources": params.sources}, body)
+    return OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.overrides))
+
+
+def cmd_compose(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.compose import compose_params, is_stale
+
+    if args.check:
+        if is_stale(root):
+            raise RnnlabError("params.yaml is stale against conf/; run `rnnlab compose`")
+        print("params.yaml is up to date with conf/")
+        return
+    print(f"composed {compose_params(args.overrides, root)}")
+
+
+def cmd_download(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab import stages
+
+    cfg = run_config(args, root)
+    names = args.sources or list(cfg.sources)
+    for path in stages.download(cfg, names, root):
+        print(f"verified {path}")
+
+
+def cmd_parse(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab import stages
+
+    print(f"wrote {stages.parse_imdb(run_config(args, root), root)}")
+
+
+def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab import stages
+
+    meta = stages.prepare(run_config(args, root), root)
+    print(f"prepared {meta['name']}: {meta.get('sizes')}")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--params-key",
+        help="read the settings from this section of params.yaml (used by dvc.yaml stages)",
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.max_len=80")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
+    "download": ("download and verify raw data (official host or $RNNLAB_MIRROR)", cmd_download),
+    "parse": ("parse the IMDB archive into data/interim/imdb_reviews.parquet", cmd_parse),
+    "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compose = sub.add_parser("compose", help="compose conf/pipeline.yaml into params.yaml")
+    compose.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
+    compose.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. suite=all")
+    compose.set_defaults(handler=cmd_compose)
+    for name, (help_text, handler) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        if name == "download":
+            command.add_argument(
+                "--source",
+                dest="sources",
+                action="append",
+                help="source name (repeatable; default: all)",
+            )
+        add_common(command)
+        command.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.handler(args, repo_root())
+    except RnnlabError as exc:
+        print(f"rnnlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

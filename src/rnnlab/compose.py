@@ -1,0 +1,56 @@
+"""Compose conf/pipeline.yaml into params.yaml with DVC's own Hydra composition.
+
+`make repro` calls this before `dvc repro` (plain `dvc repro` does not recompose), and
+`dvc exp run` does the same composition itself when hydra is enabled in .dvc/config, so
+both produce the same file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dvc.utils.hydra import compose_and_dump
+from omegaconf import OmegaConf
+
+from rnnlab.errors import ConfigError
+from rnnlab.settings import CONFIG_DIR_NAME, PARAMS_FILE, PIPELINE_CONFIG, repo_root
+
+
+def compose_params(
+    overrides: list[str], root: Path | None = None, output: Path | None = None
+) -> Path:
+    root = root or repo_root()
+    output = output or root / PARAMS_FILE
+    config_dir = str(root / CONFIG_DIR_NAME)
+    compose_and_dump(output, config_dir, None, PIPELINE_CONFIG, str(root), overrides)
+    check_datasets_declared(OmegaConf.load(output))
+    return output
+
+
+def declared_dataset_names(params) -> set[str]:
+    return {
+        variant.name for task in params.get("datasets", {}).values() for variant in task.values()
+    }
+
+
+def check_datasets_declared(params) -> None:
+    """Every experiment must train on a dataset variant that a prepare stage produces."""
+    declared = declared_dataset_names(params)
+    for key, experiment in params.get("experiments", {}).items():
+        if experiment.dataset.name not in declared:
+            raise ConfigError(
+                f"experiment '{key}' uses dataset variant '{experiment.dataset.name}', which no "
+                f"prepare stage produces (declared: {sorted(declared)}); add that variant to the "
+                "suite's datasets in conf/suite/, or pick a declared one"
+            )
+
+
+def is_stale(root: Path | None = None) -> bool:
+    """True when params.yaml differs from a fresh composition of conf/ (no overrides)."""
+    import tempfile
+
+    root = root or repo_root()
+    current = root / PARAMS_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = compose_params([], root, Path(tmp) / PARAMS_FILE)
+        return not current.is_file() or current.read_text() != fresh.read_text()

@@ -1,0 +1,1 @@
+"""Data stages: download, parse, prepare."""

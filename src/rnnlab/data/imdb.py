@@ -1,0 +1,124 @@
+"""IMDB: parse the raw archive into a table, then prepare padded variants of it.
+
+The archive is read member by member without extracting anything to disk, so entries
+with `../`, absolute paths or links can never write outside the project; only regular
+files named like aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt are read (unsup and
+*.feat are skipped).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from rnnlab.data import text as text_vec
+from rnnlab.data.padding import pad_ragged
+from rnnlab.errors import DataError
+from rnnlab.io import atomic_dir, atomic_file, save_arrays, write_json
+
+log = logging.getLogger(__name__)
+REVIEW = re.compile(
+    r"aclImdb/(?P<split>train|test)/(?P<sentiment>pos|neg)/(?P<id>\d+)_(?P<rating>\d+)\.txt"
+)
+LABELS = {"neg": 0, "pos": 1}
+SPLITS = ("train", "val", "test")
+
+
+def parse_archive(archive: Path) -> pd.DataFrame:
+    """Labelled reviews as a table: split, id, rating, label, text (sorted, so deterministic)."""
+    rows = []
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                match = REVIEW.fullmatch(member.name)
+                if match and member.isfile():
+                    rows.append({**match.groupdict(), "text": read_member(tar, member)})
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(
+            f"{archive} is not a readable tar archive ({exc}); delete it and rerun "
+            "`rnnlab download` (dvc repro) to fetch a verified copy"
+        ) from exc
+    if not rows:
+        raise DataError(
+            f"{archive} holds no aclImdb/(train|test)/(pos|neg)/<id>_<rating>.txt files"
+        )
+    table = pd.DataFrame(rows)
+    table["label"] = table.pop("sentiment").map(LABELS).astype("int8")
+    table = table.astype({"id": "int32", "rating": "int8", "split": "category", "text": "string"})
+    return table.sort_values(["split", "label", "id"], ignore_index=True)
+
+
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise DataError(f"{member.name} in the archive is not a regular file")
+    raw = handle.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{member.name} is not valid UTF-8 ({exc.reason} at byte {exc.start}); the official "
+            "archive is UTF-8, so this copy is damaged: re-download it"
+        ) from exc
+
+
+def write_reviews(archive: Path, output: Path) -> pd.DataFrame:
+    table = parse_archive(archive)
+    with atomic_file(output) as tmp:
+        table.to_parquet(tmp, index=False)
+    log.info("parsed %d reviews into %s", len(table), output)
+    return table
+
+
+def split_train_val(table: pd.DataFrame, val_fraction: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Official test split, plus a stratified, seeded validation split carved out of train."""
+    train = table[table["split"] == "train"]
+    test = table[table["split"] == "test"]
+    if train.empty or test.empty:
+        raise DataError("the reviews table needs both train and test reviews")
+    fit, val = train_test_split(
+        train, test_size=val_fraction, stratify=train["label"], random_state=seed
+    )
+    return {"train": fit, "val": val, "test": test}
+
+
+def prepare(dataset, reviews: Path, output: Path) -> dict:
+    """Build the vocabulary on the training split only, encode, pad, save arrays."""
+    started = time.perf_counter()
+    splits = split_train_val(pd.read_parquet(reviews), dataset.val_fraction, dataset.split_seed)
+    vocabulary = text_vec.fit_vocabulary(splits["train"]["text"].to_numpy(), dataset.vocab_size)
+    with atomic_dir(output) as folder:
+        for name, part in splits.items():
+            values, row_splits = text_vec.encode(part["text"].to_numpy(), vocabulary)
+            x = pad_ragged(values, row_splits, dataset.max_len, dataset.padding, dataset.truncating)
+            save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
+            save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
+        text_vec.save_vocabulary(folder / "vocab.txt", vocabulary)
+        meta = describe(dataset, splits, vocabulary, time.perf_counter() - started)
+        write_json(folder / "meta.json", meta)
+    log.info("prepared %s in %.1f s", output, meta["seconds"])
+    return meta
+
+
+def describe(
+    dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str], seconds: float
+) -> dict:
+    return {
+        "task": "imdb",
+        "name": dataset.name,
+        "vocab_size": len(vocabulary) + text_vec.RESERVED,
+        "reserved": {"padding": text_vec.PAD_INDEX, "oov": text_vec.OOV_INDEX},
+        "max_len": dataset.max_len,
+        "padding": dataset.padding,
+        "truncating": dataset.truncating,
+        "sizes": {name: len(part) for name, part in splits.items()},
+        "positives": {name: int(part["label"].sum()) for name, part in splits.items()},
+        "seconds": round(seconds, 2),
+    }

@@ -1,0 +1,102 @@
+"""Shared fixtures: tiny generated data in the real layouts, and a temporary project copy."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["conf", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", "src"]
+POSITIVE_WORDS = ["great", "wonderful", "superb", "moving", "brilliant"]
+NEGATIVE_WORDS = ["awful", "boring", "dreadful", "waste", "terrible"]
+
+
+def review_text(label: int, index: int) -> str:
+    words = POSITIVE_WORDS if label else NEGATIVE_WORDS
+    filler = " ".join(f"film{index % 7} plot actor" for _ in range(1 + index % 5))
+    return (
+        f"This movie was {words[index % 5]}.<br /><br />{filler} really {words[(index + 2) % 5]}!"
+    )
+
+
+def add_member(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def make_imdb_archive(
+    path: Path, per_class: int = 20, extra_members: dict[str, bytes] | None = None
+) -> Path:
+    """A small archive in the aclImdb layout, with the unsup and *.feat files to be skipped."""
+    with tarfile.open(path, "w:gz") as tar:
+        for split in ("train", "test"):
+            for sentiment, label in (("neg", 0), ("pos", 1)):
+                for i in range(per_class):
+                    rating = 8 + i % 3 if label else 1 + i % 4
+                    text = review_text(label, i) + (" testonlyword" if split == "test" else "")
+                    add_member(tar, f"aclImdb/{split}/{sentiment}/{i}_{rating}.txt", text.encode())
+        add_member(tar, "aclImdb/train/unsup/0_0.txt", b"unlabelled review")
+        add_member(tar, "aclImdb/train/labeledBow.feat", b"0:1 1:2")
+        add_member(tar, "aclImdb/README", b"readme")
+        for name, payload in (extra_members or {}).items():
+            add_member(tar, name, payload)
+    return path
+
+
+def make_shakespeare(path: Path, repeats: int = 60) -> Path:
+    verse = "ROMEO:\nBut soft, what light through yonder window breaks?\nAll: It is the east.\n\n"
+    path.write_text(verse * repeats, encoding="utf-8")
+    return path
+
+
+def write_manifest(folder: Path) -> None:
+    lines = [
+        f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.name}"
+        for f in sorted(folder.iterdir())
+        if f.name != "SHA256SUMS"
+    ]
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def tiny_mirror(tmp_path: Path) -> Path:
+    """A mirror directory (official file names + SHA256SUMS) holding tiny data."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    make_imdb_archive(mirror / "aclImdb_v1.tar.gz")
+    make_shakespeare(mirror / "shakespeare.txt")
+    write_manifest(mirror)
+    return mirror
+
+
+@pytest.fixture
+def project(tmp_path: Path, tiny_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project (config, pipeline, code) in a fresh git repo, using the tiny mirror."""
+    root = tmp_path / "project"
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    monkeypatch.setenv("RNNLAB_MIRROR", str(tiny_mirror))
+    monkeypatch.setenv("RNNLAB_ROOT", str(root))
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return root
+
+
+def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
+    return result

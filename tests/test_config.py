@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from rnnlab.compose import check_datasets_declared, compose_params, is_stale
+from rnnlab.errors import ConfigError
+from rnnlab.settings import compose_run
+
+from .conftest import REPO
+
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def test_params_yaml_is_fresh() -> None:
+    assert not is_stale(REPO), "params.yaml is stale: run `rnnlab compose` and commit it"
+
+
+def test_stale_params_are_detected(project: Path) -> None:
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("max_len: 500", "max_len: 501", 1))
+    assert is_stale(project)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_name_matches_file(name: str) -> None:
+    assert compose_run([f"experiment={name}"], REPO).name == name
+
+
+def test_all_suite_declares_every_experiment_and_dataset(tmp_path: Path) -> None:
+    params = OmegaConf.load(compose_params(["suite=all"], REPO, tmp_path / "params.yaml"))
+    assert sorted(params.experiments) == EXPERIMENTS
+    for key, experiment in params.experiments.items():
+        assert experiment.name == key
+
+
+def test_overrides_reach_the_run_config() -> None:
+    cfg = compose_run(
+        ["experiment=imdb_gru", "dataset=imdb_v10k_len80", "trainer.batch_size=7"], REPO
+    )
+    assert cfg.model.cell == "gru"
+    assert cfg.dataset.max_len == 80 and cfg.dataset.name == "imdb_v10000_len80_prepre_val0.2"
+    assert cfg.trainer.batch_size == 7
+
+
+def test_undeclared_dataset_variant_is_a_clear_error() -> None:
+    params = OmegaConf.load(REPO / "params.yaml")
+    params.experiments.imdb_lstm.dataset.name = "imdb_v5_len5"
+    with pytest.raises(ConfigError, match="'imdb_v5_len5', which no prepare stage produces"):
+        check_datasets_declared(params)

@@ -1,0 +1,153 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from rnnlab.data import imdb, shakespeare, sine
+from rnnlab.data.text import OOV_INDEX, encode, load_vocabulary
+from rnnlab.errors import DataError
+from rnnlab.io import load_array
+
+from .conftest import make_imdb_archive, make_shakespeare
+
+
+def imdb_dataset(**changes):
+    base = {
+        "name": "imdb_test",
+        "vocab_size": 50,
+        "max_len": 12,
+        "padding": "post",
+        "truncating": "pre",
+        "val_fraction": 0.25,
+        "split_seed": 1,
+    }
+    return OmegaConf.create(base | changes)
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Path:
+    archive = make_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
+    return imdb.write_reviews(archive, tmp_path / "reviews.parquet") is not None and (
+        tmp_path / "reviews.parquet"
+    )
+
+
+def test_parse_reads_labelled_reviews_only(reviews: Path) -> None:
+    table = pd.read_parquet(reviews)
+    assert len(table) == 80  # 20 per class x 2 classes x 2 splits; unsup and .feat skipped
+    assert table.groupby(["split", "label"], observed=True).size().tolist() == [20, 20, 20, 20]
+    assert set(table.columns) == {"split", "id", "rating", "label", "text"}
+    assert (table.loc[table["label"] == 1, "rating"] >= 7).all()
+    assert (table.loc[table["label"] == 0, "rating"] <= 4).all()
+
+
+def test_vocabulary_never_sees_validation_or_test_text(reviews: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    meta = imdb.prepare(imdb_dataset(), reviews, out)
+    vocabulary = load_vocabulary(out / "vocab.txt")
+    assert "testonlyword" not in vocabulary  # appears in every test review, never in train
+    assert meta["sizes"] == {"train": 30, "val": 10, "test": 40}
+    assert meta["positives"]["val"] == 5  # stratified: half of the validation split
+    x_test = load_array(out, "x_test")
+    assert (x_test == OOV_INDEX).any(axis=1).all()
+
+
+def test_validation_reviews_are_held_out_of_train(reviews: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    imdb.prepare(imdb_dataset(), reviews, out)
+    train_ids = set(zip(load_array(out, "id_train"), load_array(out, "y_train"), strict=True))
+    val_ids = set(zip(load_array(out, "id_val"), load_array(out, "y_val"), strict=True))
+    assert not train_ids & val_ids
+    assert len(train_ids | val_ids) == 40
+
+
+def test_arrays_are_padded_as_configured(reviews: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    imdb.prepare(imdb_dataset(max_len=40, padding="pre"), reviews, out)
+    x = load_array(out, "x_train")
+    assert x.shape == (30, 40) and x.dtype == np.int32
+    assert (x[:, 0] == 0).all() and (x[:, -1] != 0).all()  # pre padding keeps the end
+    vocabulary = load_vocabulary(out / "vocab.txt")
+    assert len(vocabulary) + 2 <= 50
+
+
+def test_vectorizer_is_reusable_on_raw_text(reviews: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    imdb.prepare(imdb_dataset(), reviews, out)
+    vocabulary = load_vocabulary(out / "vocab.txt")
+    values, splits = encode(["This movie was GREAT.<br />zzzunknown"], vocabulary)
+    tokens = values[splits[0] : splits[1]].tolist()
+    assert tokens[:4] == [vocabulary.index(w) + 2 for w in ("this", "movie", "was", "great")]
+    assert tokens[4] == OOV_INDEX
+    assert "br" not in vocabulary
+
+
+def test_non_utf8_review_is_a_clear_error(tmp_path: Path) -> None:
+    archive = make_imdb_archive(
+        tmp_path / "a.tar.gz",
+        extra_members={"aclImdb/train/pos/999_9.txt": b"caf\xe9 latin-1 bytes"},
+    )
+    with pytest.raises(DataError, match=r"999_9\.txt is not valid UTF-8"):
+        imdb.write_reviews(archive, tmp_path / "reviews.parquet")
+    assert not (tmp_path / "reviews.parquet").exists()
+
+
+def test_truncated_archive_is_a_clear_error(tmp_path: Path) -> None:
+    archive = make_imdb_archive(tmp_path / "a.tar.gz")
+    archive.write_bytes(archive.read_bytes()[:500])
+    with pytest.raises(DataError, match="not a readable tar archive"):
+        imdb.write_reviews(archive, tmp_path / "reviews.parquet")
+
+
+def test_shakespeare_split_and_shift(tmp_path: Path) -> None:
+    text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
+    text = text_path.read_text()
+    dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_fraction": 0.1})
+    meta = shakespeare.prepare(dataset, text_path, tmp_path / "out")
+    vocabulary = json.loads((tmp_path / "out" / "vocab.json").read_text())
+    assert vocabulary == sorted(set(text))
+    x, y = load_array(tmp_path / "out", "x_train"), load_array(tmp_path / "out", "y_train")
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+    decoded = "".join(vocabulary[i] for i in x[0]) + vocabulary[y[0, -1]]
+    assert decoded == text[:11]
+    boundary = int(len(text) * 0.9)
+    x_val = load_array(tmp_path / "out", "x_val")
+    assert "".join(vocabulary[i] for i in x_val[0]) == text[boundary : boundary + 10]
+    assert meta["sizes"]["val"]["characters"] == len(text) - boundary
+
+
+def test_empty_text_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_fraction": 0.1})
+    with pytest.raises(DataError, match="is empty"):
+        shakespeare.prepare(dataset, empty, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_sine_follows_seed_002_generator(tmp_path: Path) -> None:
+    dataset = OmegaConf.create(
+        {
+            "name": "sine",
+            "train_examples": 10000,
+            "test_examples": 1000,
+            "steps": 10,
+            "gap": 0.01,
+            "val_fraction": 0.1,
+        }
+    )
+    sine.prepare(dataset, tmp_path)
+    test_start = (10000 + 10) * 0.01
+    expected_curve = np.sin(np.linspace(0, test_start, 10010, dtype=np.float32))
+    x_train, x_val = load_array(tmp_path, "x_train_book"), load_array(tmp_path, "x_val_book")
+    assert x_train.shape == (9000, 1, 10) and x_val.shape == (1000, 1, 10)
+    np.testing.assert_array_equal(x_train[5, 0], expected_curve[5:15])
+    np.testing.assert_array_equal(load_array(tmp_path, "y_train")[5, 0], expected_curve[15])
+    x_steps = load_array(tmp_path, "x_test_steps")
+    assert x_steps.shape == (1000, 10, 1)
+    np.testing.assert_array_equal(x_steps[:, :, 0], load_array(tmp_path, "x_test_book")[:, 0, :])
+    test_curve = np.sin(np.linspace(test_start, test_start + 10.10, 1010, dtype=np.float32))
+    np.testing.assert_array_equal(x_steps[0, :, 0], test_curve[:10])
