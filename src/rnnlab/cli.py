@@ -71,6 +71,20 @@ def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
     print(f"prepared {meta['name']}: {meta.get('sizes')}")
 
 
+def cmd_train(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.training import train
+
+    result = train(run_config(args, root), root)
+    print(f"saved {result['model_path']} after {len(result['history'])} epochs")
+
+
+def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.evaluation import evaluate
+
+    results = evaluate(run_config(args, root), root)
+    print({k: v for k, v in results.items() if k != "confusion_matrix"})
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-key",
@@ -83,6 +97,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
     "download": ("download and verify raw data (official host or $RNNLAB_MIRROR)", cmd_download),
     "parse": ("parse the IMDB archive into data/interim/imdb_reviews.parquet", cmd_parse),
     "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
+    "train": ("train one experiment and save models/<experiment>/model.keras", cmd_train),
+    "evaluate": ("score a trained experiment, write metrics/<experiment>.json", cmd_evaluate),
 }
 
 

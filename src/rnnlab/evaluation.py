@@ -1,0 +1,107 @@
+"""evaluate(cfg): load model.keras, score it on the held-out split, write metrics and plots.
+
+IMDB: official test set. Shakespeare: the last 10% of the text (validation tail).
+Sine: the test curve, which continues after the training curve.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+from sklearn import metrics as skm
+
+from rnnlab import plots
+from rnnlab.datasets import Splits, load_splits, to_dataset
+from rnnlab.generation import CharGenerator
+from rnnlab.io import write_json
+from rnnlab.training import MODEL_FILE, experiment_paths, input_layout
+
+log = logging.getLogger(__name__)
+EVAL_BATCH = 256
+SAMPLE_PROMPT = "ROMEO:"
+SAMPLE_LENGTH = 500
+SAMPLE_TEMPERATURE = 0.8
+
+
+def load_model(path: Path) -> keras.Model:
+    # safe_mode: a .keras file may not smuggle arbitrary code (lambda layers) into this process.
+    import rnnlab.data.text
+    import rnnlab.models.layers  # noqa: F401  (registers the custom objects)
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def evaluate_imdb(model: keras.Model, splits: Splits, out: Path, name: str) -> dict:
+    x, y = splits.arrays["test"]
+    prob = model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel().astype(np.float64)
+    pred = (prob >= 0.5).astype(int)
+    matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
+    auc = float(skm.roc_auc_score(y, prob))
+    fpr, tpr, _ = skm.roc_curve(y, prob)
+    plots.confusion_matrix(matrix, out / "confusion_matrix.png", f"{name} (test)")
+    plots.roc_curve(fpr, tpr, auc, out / "roc.png", f"{name} ROC (test)")
+    return {
+        "test_accuracy": float(skm.accuracy_score(y, pred)),
+        "test_loss": float(skm.log_loss(y, np.clip(prob, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "test_roc_auc": auc,
+        "test_f1": float(skm.f1_score(y, pred)),
+        "confusion_matrix": matrix.tolist(),
+        "test_examples": len(y),
+    }
+
+
+def evaluate_shakespeare(model: keras.Model, splits: Splits, out: Path, name: str) -> dict:
+    x, y = splits.arrays["val"]
+    nats = float(
+        model.evaluate(to_dataset(x, y, 64, False, 0), verbose=0, return_dict=True)["loss"]
+    )
+    sample = CharGenerator(model, splits.vocabulary).generate(
+        SAMPLE_PROMPT, SAMPLE_LENGTH, SAMPLE_TEMPERATURE, seed=0
+    )
+    (out / "sample.txt").write_text(sample, encoding="utf-8")
+    return {
+        "val_loss_nats": nats,
+        "val_bits_per_char": nats / math.log(2),
+        "val_perplexity": math.exp(nats),
+        "val_characters": int(y.size),
+    }
+
+
+def evaluate_sine(model: keras.Model, splits: Splits, out: Path, name: str) -> dict:
+    x, y = splits.arrays["test"]
+    predicted = model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel()
+    real = y.ravel()
+    pd.DataFrame({"step": np.arange(len(real)), "real": real, "predicted": predicted}).to_csv(
+        out / "sine_test.csv", index=False
+    )
+    plots.sine_fit(predicted, real, out / "sine_fit.png", f"{name}: test curve")
+    error = predicted.astype(np.float64) - real
+    return {
+        "test_rmse": float(np.sqrt(np.mean(error**2))),
+        "test_mae": float(np.mean(np.abs(error))),
+        "test_examples": len(real),
+    }
+
+
+EVALUATORS = {"imdb": evaluate_imdb, "shakespeare": evaluate_shakespeare, "sine": evaluate_sine}
+
+
+def evaluate(cfg: DictConfig, root: Path) -> dict:
+    paths = experiment_paths(cfg, root)
+    splits = load_splits(paths["data"], input_layout(cfg))
+    model = load_model(paths["model_dir"] / MODEL_FILE)
+    out = paths["plots"] / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    results = EVALUATORS[splits.spec.task](model, splits, out, cfg.name)
+    results = {"task": splits.spec.task, **results}
+    write_json(paths["metrics"], results)
+    log.info(
+        "evaluated %s: %s", cfg.name, {k: v for k, v in results.items() if k != "confusion_matrix"}
+    )
+    return results

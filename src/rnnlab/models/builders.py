@@ -1,0 +1,135 @@
+"""Short builders, one per architecture family; `build_model(model_cfg, data)` dispatches.
+
+`data` describes the prepared input: task, vocab_size, sequence length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+
+from rnnlab.errors import ConfigError
+from rnnlab.models.layers import EquationRNNCell, LoopedCellsClassifier
+
+RECURRENT = {
+    "simple_rnn": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+}
+TASKS = {
+    "pool": "imdb",
+    "recurrent": "imdb",
+    "looped_cells": "imdb",
+    "equation_rnn": "imdb",
+    "char_rnn": "shakespeare",
+    "sine_lstm": "sine",
+}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    task: str
+    vocab_size: int = 0
+    seq_len: int | None = None
+    features: int = 1
+
+
+def recurrent_layer(cell: str) -> type[keras.layers.Layer]:
+    if cell not in RECURRENT:
+        raise ConfigError(f"model.cell={cell!r} is unknown; allowed: {sorted(RECURRENT)}")
+    return RECURRENT[cell]
+
+
+def classifier_head(x, dense_units: int, dropout: float = 0.0):
+    if dense_units:
+        x = keras.layers.Dense(dense_units, activation="relu")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout)(x)
+    return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+
+
+def token_inputs(data: DataSpec, m, mask: bool = False):
+    tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(
+        data.vocab_size, m.embedding_dim, mask_zero=mask, name="embedding"
+    )(tokens)
+    return tokens, embedded
+
+
+def build_pool(m, data: DataSpec) -> keras.Model:
+    tokens, x = token_inputs(data, m, mask=m.mask_padding)
+    x = keras.layers.GlobalAveragePooling1D(name="average")(x)
+    return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
+
+
+def build_recurrent(m, data: DataSpec) -> keras.Model:
+    tokens, x = token_inputs(data, m, mask=m.mask_padding)
+    layer_type = recurrent_layer(m.cell)
+    for depth, units in enumerate(m.units):
+        last = depth == len(m.units) - 1
+        layer = layer_type(
+            units,
+            return_sequences=not last,
+            dropout=m.dropout,
+            recurrent_dropout=m.recurrent_dropout,
+        )
+        x = keras.layers.Bidirectional(layer)(x) if m.bidirectional else layer(x)
+    name = ("bi" if m.bidirectional else "") + m.cell
+    return keras.Model(tokens, classifier_head(x, m.dense_units), name=name)
+
+
+def build_equation_rnn(m, data: DataSpec) -> keras.Model:
+    tokens, x = token_inputs(data, m)
+    x = keras.layers.RNN(EquationRNNCell(m.units, activation=m.activation), name="equation_rnn")(x)
+    return keras.Model(tokens, classifier_head(x, 0), name="equation_rnn")
+
+
+def build_looped_cells(m, data: DataSpec) -> keras.Model:
+    return LoopedCellsClassifier(
+        data.vocab_size, m.embedding_dim, m.units, m.dropout, name="looped_cells"
+    )
+
+
+def build_char_rnn(m, data: DataSpec) -> keras.Model:
+    chars = keras.Input(shape=(None,), dtype="int32", name="chars")
+    x = keras.layers.Embedding(data.vocab_size, m.embedding_dim, name="embedding")(chars)
+    for depth in range(m.layers):
+        x = recurrent_layer(m.cell)(
+            m.units, return_sequences=True, dropout=m.dropout, name=f"rnn_{depth}"
+        )(x)
+    logits = keras.layers.Dense(data.vocab_size, name="logits")(x)
+    return keras.Model(chars, logits, name=f"char_{m.cell}")
+
+
+def build_sine_lstm(m, data: DataSpec) -> keras.Model:
+    steps, features = (1, data.seq_len) if m.input_layout == "book" else (data.seq_len, 1)
+    window = keras.Input(shape=(steps, features), name="window")
+    x = window
+    for depth, units in enumerate(m.units):
+        x = keras.layers.LSTM(units, return_sequences=depth < len(m.units) - 1)(x)
+    return keras.Model(window, keras.layers.Dense(1, name="next_value")(x), name="sine_lstm")
+
+
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "pool": build_pool,
+    "recurrent": build_recurrent,
+    "equation_rnn": build_equation_rnn,
+    "looped_cells": build_looped_cells,
+    "char_rnn": build_char_rnn,
+    "sine_lstm": build_sine_lstm,
+}
+
+
+def build_model(model_cfg, data: DataSpec) -> keras.Model:
+    kind = model_cfg.type
+    if kind not in BUILDERS:
+        raise ConfigError(f"model.type={kind!r} is unknown; allowed: {sorted(BUILDERS)}")
+    if TASKS[kind] != data.task:
+        raise ConfigError(
+            f"model.type={kind!r} is a {TASKS[kind]} model but the dataset is {data.task!r}; "
+            f"pick a model for {data.task} (one of "
+            f"{sorted(k for k, t in TASKS.items() if t == data.task)})"
+        )
+    return BUILDERS[kind](model_cfg, data)

@@ -1,0 +1,158 @@
+"""train(cfg): build the model from config, fit with validation, save model.keras.
+
+Resumable: keras.callbacks.BackupAndRestore keeps the last completed epoch in
+`checkpoints/<experiment>/` (outside DVC outputs, which DVC clears before a stage runs), so
+a killed run continues from there on the next `dvc repro` / `rnnlab train`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import pandas as pd
+from omegaconf import DictConfig
+
+from rnnlab.datasets import Splits, load_splits, to_dataset
+from rnnlab.errors import ConfigError
+from rnnlab.io import atomic_dir, write_json
+from rnnlab.models import build_model
+from rnnlab.settings import resolve_path
+
+log = logging.getLogger(__name__)
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.csv"
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+def experiment_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
+    name = cfg.name
+    return {
+        "data": resolve_path(cfg.paths.prepared, root) / cfg.dataset.name,
+        "model_dir": resolve_path(cfg.paths.models, root) / name,
+        "checkpoint": resolve_path(cfg.paths.checkpoints, root) / name,
+        "plots": resolve_path(cfg.paths.plots, root) / name,
+        "metrics": resolve_path(cfg.paths.metrics, root) / f"{name}.json",
+    }
+
+
+def input_layout(cfg: DictConfig) -> str:
+    return cfg.model.get("input_layout", "steps")
+
+
+def loss_and_metrics(task: str) -> tuple[keras.losses.Loss, list]:
+    if task == "imdb":
+        return keras.losses.BinaryCrossentropy(), ["accuracy"]
+    if task == "shakespeare":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True), []
+    return keras.losses.MeanSquaredError(), [keras.metrics.RootMeanSquaredError(name="rmse")]
+
+
+def make_optimizer(trainer: DictConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    if trainer.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"trainer.optimizer={trainer.optimizer!r} is unknown; allowed: {sorted(OPTIMIZERS)}"
+        )
+    rate = trainer.learning_rate
+    if trainer.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(total_steps, 1))
+    elif trainer.lr_schedule != "constant":
+        raise ConfigError(
+            f"trainer.lr_schedule={trainer.lr_schedule!r} is unknown; allowed: constant, cosine"
+        )
+    kwargs = {"clipnorm": trainer.clipnorm} if trainer.get("clipnorm") else {}
+    return OPTIMIZERS[trainer.optimizer](learning_rate=rate, **kwargs)
+
+
+def steps_per_epoch(n: int, trainer: DictConfig) -> int:
+    full = -(-n // trainer.batch_size)
+    return min(full, trainer.steps_per_epoch) if trainer.steps_per_epoch else full
+
+
+def callbacks(
+    trainer: DictConfig, checkpoint: Path, has_val: bool
+) -> list[keras.callbacks.Callback]:
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    found = [
+        keras.callbacks.BackupAndRestore(str(checkpoint / "backup")),
+        keras.callbacks.CSVLogger(str(checkpoint / HISTORY_FILE), append=True),
+    ]
+    stopping = trainer.early_stopping
+    if stopping.patience > 0:
+        monitor = stopping.monitor if has_val else stopping.monitor.removeprefix("val_")
+        found.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=stopping.patience,
+                restore_best_weights=stopping.restore_best_weights,
+            )
+        )
+    return found
+
+
+def start_fresh_if_not_resuming(checkpoint: Path) -> None:
+    """A history without a backup to resume from belongs to an older run: drop it."""
+    if not (checkpoint / "backup").exists():
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def fit(
+    cfg: DictConfig, splits: Splits, checkpoint: Path
+) -> tuple[keras.Model, pd.DataFrame, float]:
+    trainer = cfg.trainer
+    keras.utils.set_random_seed(trainer.seed)
+    model = build_model(cfg.model, splits.spec)
+    x, y = splits.arrays["train"]
+    if not model.built:  # subclassed models (looped cells) get their weights on first call
+        model(x[:1])
+    steps = steps_per_epoch(len(x), trainer)
+    loss, metrics = loss_and_metrics(splits.spec.task)
+    model.compile(
+        optimizer=make_optimizer(trainer, steps * trainer.epochs), loss=loss, metrics=metrics
+    )
+    has_val = splits.has("val")
+    validation = (
+        to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0) if has_val else None
+    )
+    start_fresh_if_not_resuming(checkpoint)
+    started = time.perf_counter()
+    model.fit(
+        to_dataset(x, y, trainer.batch_size, shuffle=True, seed=trainer.seed).repeat(),
+        epochs=trainer.epochs,
+        steps_per_epoch=steps,
+        validation_data=validation,
+        validation_steps=trainer.validation_steps if has_val else None,
+        callbacks=callbacks(trainer, checkpoint, has_val),
+        verbose=2,
+    )
+    seconds = time.perf_counter() - started
+    history = pd.read_csv(checkpoint / HISTORY_FILE)
+    return model, history, seconds
+
+
+def train(cfg: DictConfig, root: Path) -> dict:
+    paths = experiment_paths(cfg, root)
+    splits = load_splits(paths["data"], input_layout(cfg))
+    model, history, seconds = fit(cfg, splits, paths["checkpoint"])
+    with atomic_dir(paths["model_dir"]) as folder:
+        model.save(folder / MODEL_FILE)
+        write_json(
+            folder / "train_info.json",
+            {"seconds": round(seconds, 1), "epochs": len(history), "params": model.count_params()},
+        )
+    paths["plots"].mkdir(parents=True, exist_ok=True)
+    history.to_csv(paths["plots"] / HISTORY_FILE, index=False)
+    from rnnlab.plots import learning_curves
+
+    learning_curves(history, paths["plots"] / "learning_curves.png", cfg.name)
+    shutil.rmtree(paths["checkpoint"], ignore_errors=True)
+    log.info("trained %s: %d epochs in %.1f s", cfg.name, len(history), seconds)
+    return {"history": history, "seconds": seconds, "model_path": paths["model_dir"] / MODEL_FILE}
