@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 # An air-gapped machine points this at a local mirror (a directory with the files
 # under their official names and a SHA256SUMS manifest).
 export RNNLAB_MIRROR
+# Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes) or all.
+SUITE ?= tuned
 
 .PHONY: install repro compose test test-slow lint ui clean-venv
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 compose: install
-	$(VENV)/bin/rnnlab compose
+	$(VENV)/bin/rnnlab compose suite=$(SUITE)
 
 repro: compose
 	$(VENV)/bin/dvc repro

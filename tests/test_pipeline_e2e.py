@@ -1,27 +1,61 @@
-"""End-to-end `dvc repro` of the data stages on tiny generated data in a project copy."""
+"""End-to-end `dvc repro` of the whole pipeline on tiny generated data, fast profile."""
 
 import json
+import re
 import time
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from rnnlab.compose import compose_params
+
 from .conftest import run
 
+FAST = {"epochs": 1, "steps_per_epoch": 2, "validation_steps": 1, "batch_size": 8}
 
-def test_data_stages_reproduce_and_second_run_is_a_no_op(project: Path) -> None:
-    stages = ["download@imdb", "download@shakespeare", "parse_imdb"]
-    stages += [
-        "prepare_imdb@v10k_len500_post",
-        "prepare_shakespeare@seq100",
-        "prepare_sine@steps10",
+
+def fast_overrides(project: Path, extra: list[str] = ()) -> list[str]:
+    experiments = OmegaConf.load(project / "params.yaml").experiments
+    overrides = [
+        f"experiments.{key}.trainer.{k}={v}" for key in experiments for k, v in FAST.items()
     ]
-    run(["dvc", "repro", *stages], project)
-    prepared = project / "data" / "prepared"
-    meta = json.loads((prepared / "imdb_v10000_len500_postpost_val0.2" / "meta.json").read_text())
-    assert meta["sizes"] == {"train": 32, "val": 8, "test": 40}
-    assert (prepared / "shakespeare_seq100_val0.1" / "x_train.npy").is_file()
-    assert (project / "dvc.lock").is_file()
+    return [*overrides, *extra]
+
+
+def ran_stages(stdout: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", stdout))
+
+
+def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) -> None:
+    compose_params(fast_overrides(project), project)
+    first = run(["dvc", "repro"], project)
+    experiments = sorted(OmegaConf.load(project / "params.yaml").experiments)
+    assert {f"train@{e}" for e in experiments} <= ran_stages(first.stdout)
+
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    shown = {Path(p).stem for p in next(iter(metrics.values()))["data"]}
+    assert shown == set(experiments)
+    imdb = json.loads((project / "metrics" / "imdb_gru.json").read_text())
+    assert 0 <= imdb["test_accuracy"] <= 1 and imdb["test_examples"] == 40
+    char = json.loads((project / "metrics" / "shakespeare_char_gru.json").read_text())
+    assert char["val_bits_per_char"] > 0
+    assert (
+        (project / "plots" / "shakespeare_char_gru" / "eval" / "sample.txt")
+        .read_text()
+        .startswith("ROMEO:")
+    )
+    history = (project / "plots" / "imdb_gru" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch") and len(history) == 2
+    assert (project / "models" / "sine_lstm" / "model.keras").is_file()
 
     started = time.perf_counter()
-    again = run(["dvc", "repro", *stages], project)
-    assert "Running stage" not in again.stdout
+    assert ran_stages(run(["dvc", "repro"], project).stdout) == set()
     assert time.perf_counter() - started < 10
+
+    compose_params(
+        fast_overrides(project, ["experiments.imdb_gru.trainer.learning_rate=0.01"]), project
+    )
+    assert ran_stages(run(["dvc", "repro"], project).stdout) == {
+        "train@imdb_gru",
+        "evaluate@imdb_gru",
+    }

@@ -57,6 +57,7 @@ def prepare(dataset, output: Path) -> dict:
             "task": "sine",
             "name": dataset.name,
             "layouts": list(LAYOUTS),
+            "steps": dataset.steps,
             "sizes": {s: len(arrays[f"y_{s}"]) for s in ("train", "val", "test")},
         }
         write_json(folder / "meta.json", meta)
