@@ -35,5 +35,12 @@ lint: install
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 
+# The MLflow UI on the pipeline's embedded store (127.0.0.1 only). With a tracking server,
+# open that server's UI instead.
+UI_PORT ?= 5000
+ui: install
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
+		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+
 clean-venv:
 	rm -rf $(VENV)

@@ -12,6 +12,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
+
+from rnnlab.compose import compose_params
+from rnnlab.data import imdb
+from rnnlab.stages import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["conf", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", "src"]
@@ -100,3 +105,26 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every declared dataset variant, prepared from tiny generated data."""
+    root = tmp_path_factory.mktemp("root")
+    raw = root / "data" / "raw"
+    raw.mkdir(parents=True)
+    make_imdb_archive(raw / "aclImdb_v1.tar.gz", per_class=6)
+    make_shakespeare(raw / "shakespeare.txt")
+    imdb.write_reviews(
+        raw / "aclImdb_v1.tar.gz", root / "data" / "interim" / "imdb_reviews.parquet"
+    )
+    params = OmegaConf.load(compose_params(["suite=all"], REPO, root / "params.yaml"))
+    for task in params.datasets.values():
+        for dataset in task.values():
+            prepare(
+                OmegaConf.merge(
+                    {"paths": params.paths, "sources": params.sources}, {"dataset": dataset}
+                ),
+                root,
+            )
+    return root

@@ -7,19 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from rnnlab.compose import compose_params
-from rnnlab.data import imdb
 from rnnlab.datasets import load_splits
 from rnnlab.errors import ConfigError
 from rnnlab.evaluation import load_model
 from rnnlab.generation import CharGenerator
 from rnnlab.settings import compose_run
-from rnnlab.stages import prepare
 from rnnlab.training import fit, input_layout
 
-from .conftest import REPO, make_imdb_archive, make_shakespeare
+from .conftest import REPO
 
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 FAST = [
@@ -28,29 +24,6 @@ FAST = [
     "trainer.validation_steps=1",
     "trainer.batch_size=4",
 ]
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every declared dataset variant, prepared from tiny generated data."""
-    root = tmp_path_factory.mktemp("root")
-    raw = root / "data" / "raw"
-    raw.mkdir(parents=True)
-    make_imdb_archive(raw / "aclImdb_v1.tar.gz", per_class=6)
-    make_shakespeare(raw / "shakespeare.txt")
-    imdb.write_reviews(
-        raw / "aclImdb_v1.tar.gz", root / "data" / "interim" / "imdb_reviews.parquet"
-    )
-    params = OmegaConf.load(compose_params(["suite=all"], REPO, root / "params.yaml"))
-    for task in params.datasets.values():
-        for dataset in task.values():
-            prepare(
-                OmegaConf.merge(
-                    {"paths": params.paths, "sources": params.sources}, {"dataset": dataset}
-                ),
-                root,
-            )
-    return root
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

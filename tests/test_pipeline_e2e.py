@@ -5,6 +5,7 @@ import re
 import time
 from pathlib import Path
 
+import mlflow
 from omegaconf import OmegaConf
 
 from rnnlab.compose import compose_params
@@ -48,6 +49,13 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     assert history[0].startswith("epoch") and len(history) == 2
     assert (project / "models" / "sine_lstm" / "model.keras").is_file()
 
+    leaderboard = (project / "reports" / "leaderboard.md").read_text()
+    assert all(f"| {e} |" in leaderboard for e in experiments)
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(search_all_experiments=True)
+    assert sorted(runs["tags.mlflow.runName"]) == experiments
+    assert set(runs["tags.dvc.evaluate_stage"]) == {f"evaluate@{e}" for e in experiments}
+
     started = time.perf_counter()
     assert ran_stages(run(["dvc", "repro"], project).stdout) == set()
     assert time.perf_counter() - started < 10
@@ -55,7 +63,5 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     compose_params(
         fast_overrides(project, ["experiments.imdb_gru.trainer.learning_rate=0.01"]), project
     )
-    assert ran_stages(run(["dvc", "repro"], project).stdout) == {
-        "train@imdb_gru",
-        "evaluate@imdb_gru",
-    }
+    rerun = ran_stages(run(["dvc", "repro"], project).stdout)
+    assert rerun == {"train@imdb_gru", "evaluate@imdb_gru", "compare"}

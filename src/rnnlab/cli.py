@@ -85,6 +85,14 @@ def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:
     print({k: v for k, v in results.items() if k != "confusion_matrix"})
 
 
+def cmd_compare(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.report import compare
+    from rnnlab.settings import load_params
+
+    table = compare(load_params(root), root)
+    print(f"leaderboard of {len(table)} experiments written to reports/leaderboard.md")
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-key",
@@ -99,6 +107,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
     "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
     "train": ("train one experiment and save models/<experiment>/model.keras", cmd_train),
     "evaluate": ("score a trained experiment, write metrics/<experiment>.json", cmd_evaluate),
+    "compare": ("leaderboard of the MLflow runs vs published figures (reports/)", cmd_compare),
 }
 
 

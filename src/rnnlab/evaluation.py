@@ -93,13 +93,29 @@ EVALUATORS = {"imdb": evaluate_imdb, "shakespeare": evaluate_shakespeare, "sine"
 
 
 def evaluate(cfg: DictConfig, root: Path) -> dict:
+    import mlflow
+
+    from rnnlab import tracking
+
     paths = experiment_paths(cfg, root)
+    run_file = tracking.read_run_file(paths["model_dir"])
+    tracking.connect(root)
     splits = load_splits(paths["data"], input_layout(cfg))
     model = load_model(paths["model_dir"] / MODEL_FILE)
     out = paths["plots"] / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    results = EVALUATORS[splits.spec.task](model, splits, out, cfg.name)
-    results = {"task": splits.spec.task, **results}
+    results = {
+        "task": splits.spec.task,
+        **EVALUATORS[splits.spec.task](model, splits, out, cfg.name),
+    }
+    with mlflow.start_run(run_id=run_file["run_id"]):
+        mlflow.set_tag("dvc.evaluate_stage", f"evaluate@{cfg.name}")
+        mlflow.log_metrics({k: v for k, v in results.items() if isinstance(v, float)})
+        mlflow.log_artifacts(str(out), "evaluation")
+        main_metric, _ = tracking.MAIN_METRIC[splits.spec.task]
+        tracking.register_and_maybe_promote(
+            splits.spec.task, run_file["model_uri"], run_file["run_id"], results[main_metric]
+        )
     write_json(paths["metrics"], results)
     log.info(
         "evaluated %s: %s", cfg.name, {k: v for k, v in results.items() if k != "confusion_matrix"}

@@ -105,7 +105,7 @@ def start_fresh_if_not_resuming(checkpoint: Path) -> None:
 
 
 def fit(
-    cfg: DictConfig, splits: Splits, checkpoint: Path
+    cfg: DictConfig, splits: Splits, checkpoint: Path, extra_callbacks: list | None = None
 ) -> tuple[keras.Model, pd.DataFrame, float]:
     trainer = cfg.trainer
     keras.utils.set_random_seed(trainer.seed)
@@ -122,7 +122,6 @@ def fit(
     validation = (
         to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0) if has_val else None
     )
-    start_fresh_if_not_resuming(checkpoint)
     started = time.perf_counter()
     model.fit(
         to_dataset(x, y, trainer.batch_size, shuffle=True, seed=trainer.seed).repeat(),
@@ -130,7 +129,7 @@ def fit(
         steps_per_epoch=steps,
         validation_data=validation,
         validation_steps=trainer.validation_steps if has_val else None,
-        callbacks=callbacks(trainer, checkpoint, has_val),
+        callbacks=callbacks(trainer, checkpoint, has_val) + (extra_callbacks or []),
         verbose=2,
     )
     seconds = time.perf_counter() - started
@@ -138,21 +137,58 @@ def fit(
     return model, history, seconds
 
 
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **_: lines.append(line))
+    return "\n".join(lines) + "\n"
+
+
 def train(cfg: DictConfig, root: Path) -> dict:
-    paths = experiment_paths(cfg, root)
-    splits = load_splits(paths["data"], input_layout(cfg))
-    model, history, seconds = fit(cfg, splits, paths["checkpoint"])
-    with atomic_dir(paths["model_dir"]) as folder:
-        model.save(folder / MODEL_FILE)
-        write_json(
-            folder / "train_info.json",
-            {"seconds": round(seconds, 1), "epochs": len(history), "params": model.count_params()},
-        )
-    paths["plots"].mkdir(parents=True, exist_ok=True)
-    history.to_csv(paths["plots"] / HISTORY_FILE, index=False)
+    from rnnlab import tracking
     from rnnlab.plots import learning_curves
 
-    learning_curves(history, paths["plots"] / "learning_curves.png", cfg.name)
+    paths = experiment_paths(cfg, root)
+    splits = load_splits(paths["data"], input_layout(cfg))
+    start_fresh_if_not_resuming(paths["checkpoint"])
+    with tracking.start_training_run(cfg, root, paths["checkpoint"]) as run:
+        tracking.log_datasets(splits, cfg, paths["data"])
+        model, history, seconds = fit(cfg, splits, paths["checkpoint"], [tracking.EpochLogger()])
+        model_uri = tracking.log_model(model, splits.arrays["train"][0][:2])
+        with atomic_dir(paths["model_dir"]) as folder:
+            model.save(folder / MODEL_FILE)
+            info = {
+                "seconds": round(seconds, 1),
+                "epochs": len(history),
+                "params": model.count_params(),
+            }
+            write_json(folder / "train_info.json", info)
+            tracking.write_run_file(folder, run.info.run_id, model_uri)
+        paths["plots"].mkdir(parents=True, exist_ok=True)
+        history.to_csv(paths["plots"] / HISTORY_FILE, index=False)
+        learning_curves(history, paths["plots"] / "learning_curves.png", cfg.name)
+        mlflow_artifacts(cfg, model, paths["plots"], info)
     shutil.rmtree(paths["checkpoint"], ignore_errors=True)
     log.info("trained %s: %d epochs in %.1f s", cfg.name, len(history), seconds)
-    return {"history": history, "seconds": seconds, "model_path": paths["model_dir"] / MODEL_FILE}
+    return {
+        "history": history,
+        "seconds": seconds,
+        "model_path": paths["model_dir"] / MODEL_FILE,
+        "run_id": run.info.run_id,
+    }
+
+
+def mlflow_artifacts(cfg: DictConfig, model: keras.Model, plots: Path, info: dict) -> None:
+    import mlflow
+    from omegaconf import OmegaConf
+
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    mlflow.log_text(model_summary(model), "model_summary.txt")
+    mlflow.log_artifact(str(plots / HISTORY_FILE), "training")
+    mlflow.log_artifact(str(plots / "learning_curves.png"), "training")
+    mlflow.log_metrics(
+        {
+            "train_seconds": info["seconds"],
+            "epochs_trained": info["epochs"],
+            "model_params": info["params"],
+        }
+    )

@@ -1,0 +1,146 @@
+"""compare: read the pipeline's MLflow runs into pandas and write the leaderboard.
+
+reports/leaderboard.{md,csv,png}, grouped by task, each seed's published figure beside ours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from omegaconf import DictConfig
+
+from rnnlab import tracking
+from rnnlab.io import atomic_file
+from rnnlab.settings import resolve_path
+
+TASK_TITLES = {
+    "imdb": "IMDB sentiment (test accuracy, higher is better)",
+    "shakespeare": "Shakespeare character LM (validation nats/char, lower is better)",
+    "sine": "Sine regression (test RMSE, lower is better)",
+}
+
+
+def latest_runs(experiment_names: list[str]) -> pd.DataFrame:
+    """The most recent evaluated run of each pipeline experiment."""
+    runs = mlflow.search_runs(
+        experiment_names=list(tracking.TASK_EXPERIMENTS.values()),
+        order_by=["attributes.start_time DESC"],
+    )
+    if runs.empty:
+        return runs
+    runs = runs[runs["tags.mlflow.runName"].isin(experiment_names)]
+    runs = (
+        runs[runs["tags.dvc.evaluate_stage"].notna()]
+        if "tags.dvc.evaluate_stage" in runs
+        else runs.iloc[:0]
+    )
+    return runs.drop_duplicates("tags.mlflow.runName", keep="first")
+
+
+def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
+    rows = []
+    for _, run in runs.iterrows():
+        task = run["tags.task"]
+        metric, higher = tracking.MAIN_METRIC[task]
+        name = run["tags.mlflow.runName"]
+        anchor = anchors.get(name, {}) or {}
+        ours, target = run[f"metrics.{metric}"], anchor.get("target")
+        rows.append(
+            {
+                "task": task,
+                "experiment": name,
+                "model": run.get("tags.model.type"),
+                "metric": metric,
+                "ours": ours,
+                "published": anchor.get("published"),
+                "published_source": anchor.get("source", ""),
+                "target": target,
+                "meets_target": None
+                if target is None
+                else bool(ours >= target if higher else ours <= target),
+                "epochs": run.get("metrics.epochs_trained"),
+                "train_seconds": run.get("metrics.train_seconds"),
+                "run_id": run["run_id"],
+            }
+        )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    ascending = table["task"].map(lambda t: not tracking.MAIN_METRIC[t][1])
+    table["_key"] = table["ours"].where(~ascending, -table["ours"])
+    return table.sort_values(["task", "_key"], ascending=[True, False]).drop(columns="_key")
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        "Written by `dvc repro compare` from the MLflow runs; "
+        "published figures from ../shared/docs/anchors.md.",
+        "",
+    ]
+    for task, group in table.groupby("task", sort=True):
+        digits = 6 if task == "sine" else 4
+        lines += [
+            f"## {TASK_TITLES[task]}",
+            "",
+            "| experiment | model | ours | published | source | target | met | epochs | train s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for _, r in group.iterrows():
+            met = {True: "yes", False: "no"}.get(r["meets_target"], "-")
+            lines.append(
+                f"| {r['experiment']} | {r['model']} | {fmt(r['ours'], digits)} | "
+                f"{fmt(r['published'], digits)} | {r['published_source']} | "
+                f"{fmt(r['target'], digits)} | {met} | {fmt(r['epochs'], 0)} | "
+                f"{fmt(r['train_seconds'], 0)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def chart(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(table["task"].unique())
+    fig, axes = plt.subplots(
+        1, len(tasks), figsize=(6 * len(tasks), 0.45 * len(table) + 2.5), squeeze=False
+    )
+    for ax, task in zip(axes[0], tasks, strict=True):
+        group = table[table["task"] == task]
+        y = range(len(group))
+        ax.barh([i + 0.2 for i in y], group["ours"], height=0.4, label="ours")
+        ax.barh([i - 0.2 for i in y], group["published"].fillna(0), height=0.4, label="published")
+        ax.set_yticks(list(y), group["experiment"])
+        ax.invert_yaxis()
+        ax.set_title(TASK_TITLES[task], fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def compare(params: DictConfig, root: Path) -> pd.DataFrame:
+    tracking.connect(root)
+    table = leaderboard(latest_runs(list(params.experiments)), params.anchors)
+    out = resolve_path(params.paths.reports, root)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out / "leaderboard.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_file(out / "leaderboard.md") as tmp:
+        tmp.write_text(to_markdown(table), encoding="utf-8")
+    if not table.empty:
+        chart(table, out / "leaderboard.png")
+    return table

@@ -1,0 +1,276 @@
+"""MLflow tracking: one experiment per task, one run per pipeline experiment.
+
+Embedded default: `sqlite:///<repo>/mlflow.db` with artifacts in `<repo>/mlartifacts`,
+both absolute and resolved from the real repository even when DVC runs a stage in a
+temporary copy (`dvc exp run --temp/--queue` works under `<repo>/.dvc/tmp/exps/`).
+`MLFLOW_TRACKING_URI` selects a real server instead; it is checked before any training.
+train opens the run and stores its id in `models/<experiment>/mlflow_run.json` (a DVC
+output), so evaluate logs into the same run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import keras
+import mlflow
+import yaml
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab.errors import RnnlabError
+from rnnlab.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+STORE_FILE = "mlflow.db"
+ARTIFACT_DIR = "mlartifacts"
+RUN_FILE = "mlflow_run.json"
+TASK_EXPERIMENTS = {
+    "imdb": "imdb-sentiment",
+    "shakespeare": "shakespeare-char-lm",
+    "sine": "sine-regression",
+}
+REGISTERED_MODELS = {
+    "imdb": "rnnlab-imdb",
+    "shakespeare": "rnnlab-shakespeare",
+    "sine": "rnnlab-sine",
+}
+# Each task's main metric on its held-out split, and whether higher is better.
+MAIN_METRIC = {
+    "imdb": ("test_accuracy", True),
+    "shakespeare": ("val_loss_nats", False),
+    "sine": ("test_rmse", False),
+}
+CHAMPION = "champion"
+
+
+class TrackingError(RnnlabError):
+    """The tracking server or store cannot be used."""
+
+
+def project_home(root: Path) -> Path:
+    """The real repository, also from inside a DVC temporary experiment copy."""
+    parts = root.resolve().parts
+    for i in range(len(parts) - 1):
+        if parts[i : i + 2] == (".dvc", "tmp"):
+            return Path(*parts[:i])
+    return root.resolve()
+
+
+def tracking_uri(root: Path) -> str:
+    return os.environ.get(TRACKING_ENV) or f"sqlite:///{project_home(root) / STORE_FILE}"
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    if not is_server(uri):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({exc}); start it, fix "
+            f"{TRACKING_ENV}, or unset {TRACKING_ENV} to log to the embedded sqlite store. "
+            "Nothing was trained."
+        ) from exc
+
+
+def connect(root: Path) -> str:
+    """Point MLflow at the configured store; fail now if a server is unreachable."""
+    uri = tracking_uri(root)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def task_experiment(task: str, root: Path) -> str:
+    """Id of the task's MLflow experiment, created with an absolute artifact root if new."""
+    name = TASK_EXPERIMENTS[task]
+    existing = mlflow.get_experiment_by_name(name)
+    if existing:
+        return existing.experiment_id
+    location = (
+        None if is_server(tracking_uri(root)) else (project_home(root) / ARTIFACT_DIR).as_uri()
+    )
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(node, dict):
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            out |= flatten(value, f"{prefix}{key}.")
+        return out
+    return {prefix.rstrip("."): str(node)}
+
+
+def run_params(cfg: DictConfig) -> dict[str, str]:
+    return flatten(OmegaConf.to_container(cfg, resolve=True))
+
+
+def git(root: Path, *args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def data_hashes(root: Path, prepared_dir: str, source: str | None) -> dict[str, str]:
+    """md5 of the prepared data and of its raw download, as recorded in dvc.lock."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    tags = {}
+    for stage, entry in stages.items():
+        for out in entry.get("outs", []):
+            if out["path"] == prepared_dir or stage == f"download@{source}":
+                label = "prepared" if out["path"] == prepared_dir else Path(out["path"]).name
+                tags[f"data.{label}.md5"] = out.get("md5", "")
+    return tags
+
+
+def lineage_tags(cfg: DictConfig, root: Path, stage: str) -> dict[str, str]:
+    prepared = f"{cfg.paths.prepared}/{cfg.dataset.name}"
+    tags = {
+        "git.commit": git(root, "rev-parse", "HEAD"),
+        "git.dirty": str(bool(git(root, "status", "--porcelain", "--untracked-files=no"))),
+        "dvc.stage": stage,
+        "experiment": cfg.name,
+        "task": cfg.dataset.task,
+        "model.type": cfg.model.type,
+        **data_hashes(root, prepared, cfg.dataset.get("source")),
+    }
+    if exp_name := os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = exp_name
+    return tags
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Per-epoch train/validation metrics, one point per epoch (step = epoch index)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
+        if metrics:
+            mlflow.log_metrics(metrics, step=epoch)
+
+
+def resumable_run_id(checkpoint: Path) -> str | None:
+    path = checkpoint / RUN_FILE
+    return (
+        read_json(path)["run_id"] if (checkpoint / "backup").exists() and path.is_file() else None
+    )
+
+
+def start_training_run(cfg: DictConfig, root: Path, checkpoint: Path):
+    """Start (or, after an interruption, resume) the experiment's run; log params and tags."""
+    connect(root)
+    experiment_id = task_experiment(cfg.dataset.task, root)
+    run_id = resumable_run_id(checkpoint)
+    run = mlflow.start_run(
+        run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=cfg.name
+    )
+    if run_id is None:
+        mlflow.log_params(run_params(cfg))
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        write_json(checkpoint / RUN_FILE, {"run_id": run.info.run_id})
+    mlflow.set_tags(lineage_tags(cfg, root, f"train@{cfg.name}"))
+    return run
+
+
+def log_datasets(splits, cfg: DictConfig, data_dir: Path) -> None:
+    for split, (x, y) in splits.arrays.items():
+        if len(x):
+            dataset = mlflow.data.from_numpy(
+                x, targets=y, source=str(data_dir), name=f"{cfg.dataset.name}/{split}"
+            )
+            mlflow.log_input(
+                dataset,
+                context={"val": "validation"}.get(split, split if split == "test" else "training"),
+            )
+
+
+def log_model(model: keras.Model, sample) -> str:
+    import numpy as np
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(np.asarray(sample), np.asarray(model.predict(sample, verbose=0)))
+    info = mlflow.keras.log_model(
+        model,
+        name="model",
+        signature=signature,
+        pip_requirements=[
+            f"tensorflow-cpu=={tf.__version__}",
+            f"keras=={keras.__version__}",
+            f"numpy=={np.__version__}",
+        ],
+    )
+    return info.model_uri
+
+
+def write_run_file(model_dir: Path, run_id: str, model_uri: str) -> None:
+    write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
+
+
+def read_run_file(model_dir: Path) -> dict:
+    path = model_dir / RUN_FILE
+    if not path.is_file():
+        raise TrackingError(f"{path} is missing: train this experiment first (dvc repro train@...)")
+    return read_json(path)
+
+
+def should_promote(
+    challenger: float, champion: float | None, higher_is_better: bool, margin: float = 0.0
+) -> bool:
+    """True when the challenger beats the champion by more than `margin`."""
+    if champion is None:
+        return True
+    gain = challenger - champion if higher_is_better else champion - challenger
+    return gain > margin
+
+
+def champion_metric(client: MlflowClient, model_name: str, metric: str) -> float | None:
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return client.get_run(version.run_id).data.metrics.get(metric)
+
+
+def register_and_maybe_promote(
+    task: str, model_uri: str, run_id: str, value: float, margin: float = 0.0
+) -> dict:
+    """Register this run's model; move `champion` to it only if it beats the champion."""
+    client = MlflowClient()
+    name = REGISTERED_MODELS[task]
+    metric, higher = MAIN_METRIC[task]
+    version = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
+    current = champion_metric(client, name, metric)
+    promoted = should_promote(value, current, higher, margin)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, version.version)
+    log.info(
+        "%s v%s %s=%.5f vs champion %s: %s",
+        name,
+        version.version,
+        metric,
+        value,
+        current,
+        "promoted" if promoted else "kept the champion",
+    )
+    return {"model": name, "version": version.version, "promoted": promoted, "previous": current}

@@ -1,0 +1,218 @@
+"""MLflow logging on tiny data: the embedded sqlite store and a real `mlflow server`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from rnnlab import tracking
+from rnnlab.evaluation import evaluate
+from rnnlab.settings import compose_run
+from rnnlab.training import train
+
+from .conftest import REPO
+
+FAST = [
+    "trainer.epochs=2",
+    "trainer.steps_per_epoch=2",
+    "trainer.validation_steps=1",
+    "trainer.batch_size=4",
+    "trainer.early_stopping.patience=0",
+]
+EXPECTED_ARTIFACTS = {
+    "config.yaml",
+    "model_summary.txt",
+    "training/history.csv",
+    "training/learning_curves.png",
+    "evaluation/confusion_matrix.png",
+    "evaluation/roc.png",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fresh_root(tiny_root: Path, tmp_path: Path) -> Path:
+    """A project root with the tiny prepared data and an empty tracking store."""
+    root = tmp_path / "root"
+    shutil.copytree(tiny_root / "data", root / "data")
+    return root
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    cmd = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination",
+        str(tmp_path / "server-artifacts"),
+        "--workers",
+        "1",
+    ]
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError((tmp_path / "server.log").read_text()) from None
+                time.sleep(0.5)
+        yield uri
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def check_logged_run(root: Path) -> None:
+    cfg = compose_run(["experiment=imdb_gru", *FAST], REPO)
+    trained = train(cfg, root)
+    results = evaluate(cfg, root)
+    client = MlflowClient()
+    run = client.get_run(trained["run_id"])
+
+    assert run.info.run_name == "imdb_gru"
+    assert client.get_experiment(run.info.experiment_id).name == "imdb-sentiment"
+    params = run.data.params
+    assert params == tracking.run_params(cfg)
+    assert params["model.cell"] == "gru" and params["trainer.early_stopping.patience"] == "0"
+    assert params["dataset.max_len"] == "500" and params["model.units"] == "[32]"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1]
+    assert run.data.metrics["test_accuracy"] == pytest.approx(results["test_accuracy"])
+    assert {"test_roc_auc", "test_f1", "test_loss", "train_seconds"} <= set(run.data.metrics)
+    assert artifact_paths(client, run.info.run_id) == EXPECTED_ARTIFACTS
+    tags = run.data.tags
+    assert (
+        tags["dvc.stage"] == "train@imdb_gru" and tags["dvc.evaluate_stage"] == "evaluate@imdb_gru"
+    )
+    assert "git.commit" in tags and tags["git.dirty"] in {"True", "False"}
+    contexts = {i.dataset.name: i.tags[0].value for i in run.inputs.dataset_inputs}
+    assert contexts == {
+        f"{cfg.dataset.name}/{s}": c
+        for s, c in (("train", "training"), ("val", "validation"), ("test", "test"))
+    }
+
+    champion = client.get_model_version_by_alias("rnnlab-imdb", "champion")
+    assert champion.run_id == run.info.run_id
+    x = np.load(root / "data" / "prepared" / cfg.dataset.name / "x_test.npy")[:3]
+    reloaded = mlflow.keras.load_model("models:/rnnlab-imdb@champion")
+    original = keras.saving.load_model(trained["model_path"])
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-6
+    )
+
+
+def test_embedded_store_logs_everything(fresh_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    check_logged_run(fresh_root)
+    assert (fresh_root / "mlflow.db").is_file()
+    assert any((fresh_root / "mlartifacts").iterdir())
+
+
+def test_real_server_logs_everything(
+    fresh_root: Path, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    check_logged_run(fresh_root)
+    assert not (fresh_root / "mlflow.db").exists()
+
+
+def test_unreachable_server_fails_before_training(
+    fresh_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    cfg = compose_run(["experiment=imdb_gru", *FAST], REPO)
+    with pytest.raises(
+        tracking.TrackingError, match=f"cannot reach the MLflow tracking server at {uri}"
+    ):
+        train(cfg, fresh_root)
+    assert not (fresh_root / "checkpoints").exists() and not (fresh_root / "models").exists()
+
+
+def test_cli_reports_unreachable_server(fresh_root: Path) -> None:
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+        "RNNLAB_ROOT": str(REPO),
+    }
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rnnlab"),
+            "train",
+            "experiment=imdb_gru",
+            "paths.models=" + str(fresh_root / "models"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert "cannot reach the MLflow tracking server" in result.stderr
+    assert "Nothing was trained" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "higher", "margin", "expected"),
+    [
+        (0.90, None, True, 0.0, True),
+        (0.90, 0.89, True, 0.0, True),
+        (0.89, 0.90, True, 0.0, False),
+        (0.895, 0.89, True, 0.01, False),
+        (1.40, 1.50, False, 0.0, True),
+        (1.50, 1.40, False, 0.0, False),
+    ],
+)
+def test_should_promote(challenger, champion, higher, margin, expected) -> None:
+    assert tracking.should_promote(challenger, champion, higher, margin) is expected
+
+
+def test_champion_alias_moves_only_to_a_better_run(tmp_path: Path) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    champions = []
+    for accuracy in (0.80, 0.70, 0.85, 0.85):
+        with mlflow.start_run() as run:
+            mlflow.log_metric("test_accuracy", accuracy)
+            uri = tracking.log_model(model, np.zeros((1, 2), dtype="float32"))
+            tracking.register_and_maybe_promote("imdb", uri, run.info.run_id, accuracy)
+        champions.append(int(client.get_model_version_by_alias("rnnlab-imdb", "champion").version))
+    assert champions == [1, 1, 3, 3]
