@@ -56,6 +56,10 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     assert sorted(runs["tags.mlflow.runName"]) == experiments
     assert set(runs["tags.dvc.evaluate_stage"]) == {f"evaluate@{e}" for e in experiments}
 
+    promoted = json.loads((project / "reports" / "promotion.json").read_text())
+    assert sorted(d["task"] for d in promoted) == ["imdb", "shakespeare", "sine"]
+    assert all(d["promoted"] and d["reason"] == "no champion yet" for d in promoted)
+
     started = time.perf_counter()
     assert ran_stages(run(["dvc", "repro"], project).stdout) == set()
     assert time.perf_counter() - started < 10
@@ -64,4 +68,4 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
         fast_overrides(project, ["experiments.imdb_gru.trainer.learning_rate=0.01"]), project
     )
     rerun = ran_stages(run(["dvc", "repro"], project).stdout)
-    assert rerun == {"train@imdb_gru", "evaluate@imdb_gru", "compare"}
+    assert rerun == {"train@imdb_gru", "evaluate@imdb_gru", "compare", "promote"}

@@ -17,9 +17,11 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
 from rnnlab import tracking
 from rnnlab.evaluation import evaluate
+from rnnlab.promotion import promote
 from rnnlab.settings import compose_run
 from rnnlab.training import train
 
@@ -128,8 +130,20 @@ def check_logged_run(root: Path) -> None:
         for s, c in (("train", "training"), ("val", "validation"), ("test", "test"))
     }
 
+    assert tags["eval.data"] == "aclImdb/test"
+    params_file = OmegaConf.create(
+        {
+            "experiments": {"imdb_gru": cfg},
+            "paths": cfg.paths,
+            "registry": OmegaConf.load(REPO / "conf/registry/default.yaml"),
+        }
+    )
+    [decision] = promote(params_file, root)
+    assert decision.promoted and decision.reason == "no champion yet"
     champion = client.get_model_version_by_alias("rnnlab-imdb", "champion")
-    assert champion.run_id == run.info.run_id
+    assert champion.run_id == run.info.run_id and int(champion.version) == int(
+        tags["registry.version"]
+    )
     x = np.load(root / "data" / "prepared" / cfg.dataset.name / "x_test.npy")[:3]
     reloaded = mlflow.keras.load_model("models:/rnnlab-imdb@champion")
     original = keras.saving.load_model(trained["model_path"])
@@ -201,18 +215,3 @@ def test_cli_reports_unreachable_server(fresh_root: Path) -> None:
 )
 def test_should_promote(challenger, champion, higher, margin, expected) -> None:
     assert tracking.should_promote(challenger, champion, higher, margin) is expected
-
-
-def test_champion_alias_moves_only_to_a_better_run(tmp_path: Path) -> None:
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_registry_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    client = MlflowClient()
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    champions = []
-    for accuracy in (0.80, 0.70, 0.85, 0.85):
-        with mlflow.start_run() as run:
-            mlflow.log_metric("test_accuracy", accuracy)
-            uri = tracking.log_model(model, np.zeros((1, 2), dtype="float32"))
-            tracking.register_and_maybe_promote("imdb", uri, run.info.run_id, accuracy)
-        champions.append(int(client.get_model_version_by_alias("rnnlab-imdb", "champion").version))
-    assert champions == [1, 1, 3, 3]

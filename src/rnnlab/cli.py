@@ -93,6 +93,14 @@ def cmd_compare(args: argparse.Namespace, root: Path) -> None:
     print(f"leaderboard of {len(table)} experiments written to reports/leaderboard.md")
 
 
+def cmd_promote(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.promotion import promote
+    from rnnlab.settings import load_params
+
+    for d in promote(load_params(root), root):
+        print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-key",
@@ -107,6 +115,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
     "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
     "train": ("train one experiment and save models/<experiment>/model.keras", cmd_train),
     "evaluate": ("score a trained experiment, write metrics/<experiment>.json", cmd_evaluate),
+    "promote": ("move each task's champion alias to a better challenger", cmd_promote),
     "compare": ("leaderboard of the MLflow runs vs published figures (reports/)", cmd_compare),
 }
 

@@ -112,10 +112,8 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
         mlflow.set_tag("dvc.evaluate_stage", f"evaluate@{cfg.name}")
         mlflow.log_metrics({k: v for k, v in results.items() if isinstance(v, float)})
         mlflow.log_artifacts(str(out), "evaluation")
-        main_metric, _ = tracking.MAIN_METRIC[splits.spec.task]
-        tracking.register_and_maybe_promote(
-            splits.spec.task, run_file["model_uri"], run_file["run_id"], results[main_metric]
-        )
+        version = tracking.register(splits.spec.task, run_file["model_uri"], run_file["run_id"])
+        mlflow.set_tags({"registry.version": version, "eval.data": tracking.eval_data_id(cfg)})
     write_json(paths["metrics"], results)
     log.info(
         "evaluated %s: %s", cfg.name, {k: v for k, v in results.items() if k != "confusion_matrix"}

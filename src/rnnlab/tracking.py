@@ -21,7 +21,6 @@ from typing import Any
 import keras
 import mlflow
 import yaml
-from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import RnnlabError
@@ -244,33 +243,21 @@ def should_promote(
     return gain > margin
 
 
-def champion_metric(client: MlflowClient, model_name: str, metric: str) -> float | None:
-    try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        return None
-    return client.get_run(version.run_id).data.metrics.get(metric)
+def eval_data_id(cfg: DictConfig) -> str:
+    """Identity of the held-out data a task is scored on; only equal ids are comparable.
+
+    IMDB: the official test reviews (same for every vocabulary/length variant, since the
+    tokenizer is part of the model). Shakespeare: the text's tail of `val_fraction`.
+    Sine: the test curve's generator settings.
+    """
+    d = cfg.dataset
+    if d.task == "imdb":
+        return "aclImdb/test"
+    if d.task == "shakespeare":
+        return f"shakespeare/tail{d.val_fraction}"
+    return f"sine/test{d.test_examples}_after{d.train_examples + d.steps}_steps{d.steps}_gap{d.gap}"
 
 
-def register_and_maybe_promote(
-    task: str, model_uri: str, run_id: str, value: float, margin: float = 0.0
-) -> dict:
-    """Register this run's model; move `champion` to it only if it beats the champion."""
-    client = MlflowClient()
-    name = REGISTERED_MODELS[task]
-    metric, higher = MAIN_METRIC[task]
-    version = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
-    current = champion_metric(client, name, metric)
-    promoted = should_promote(value, current, higher, margin)
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION, version.version)
-    log.info(
-        "%s v%s %s=%.5f vs champion %s: %s",
-        name,
-        version.version,
-        metric,
-        value,
-        current,
-        "promoted" if promoted else "kept the champion",
-    )
-    return {"model": name, "version": version.version, "promoted": promoted, "previous": current}
+def register(task: str, model_uri: str, run_id: str) -> int:
+    version = mlflow.register_model(model_uri, REGISTERED_MODELS[task], tags={"run_id": run_id})
+    return int(version.version)
