@@ -81,7 +81,7 @@ def build_recurrent(m, data: DataSpec) -> keras.Model:
 
 
 def build_equation_rnn(m, data: DataSpec) -> keras.Model:
-    tokens, x = token_inputs(data, m)
+    tokens, x = token_inputs(data, m, mask=m.mask_padding)
     x = keras.layers.RNN(EquationRNNCell(m.units, activation=m.activation), name="equation_rnn")(x)
     return keras.Model(tokens, classifier_head(x, 0), name="equation_rnn")
 
