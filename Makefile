@@ -8,13 +8,17 @@ STAMP := $(VENV)/.installed-stamp
 export RNNLAB_MIRROR
 # Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes) or all.
 SUITE ?= tuned
+# Extra install groups, e.g. REMOTE_EXTRA=s3 for an S3 DVC remote.
+REMOTE_EXTRA ?=
+comma := ,
+EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose test test-slow lint ui clean-venv
+.PHONY: install repro compose retrain test test-slow lint ui clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +29,10 @@ compose: install
 repro: compose
 	$(VENV)/bin/dvc repro
 
+# What the scheduled workflow runs: reproduce, promote better models, write reports/retrain.md.
+retrain: install
+	$(VENV)/bin/rnnlab retrain suite=$(SUITE)
+
 test: install
 	$(VENV)/bin/python -m pytest -q
 
@@ -34,6 +42,7 @@ test-slow: install
 lint: install
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 # The MLflow UI on the pipeline's embedded store (127.0.0.1 only). With a tracking server,
 # open that server's UI instead.

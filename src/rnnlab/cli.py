@@ -101,6 +101,13 @@ def cmd_promote(args: argparse.Namespace, root: Path) -> None:
         print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
 
 
+def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.retrain import retrain
+
+    report = retrain(args.overrides, root, force=args.force)
+    print(report.read_text(encoding="utf-8"))
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-key",
@@ -128,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
     compose.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. suite=all")
     compose.set_defaults(handler=cmd_compose)
+    retrain = sub.add_parser("retrain", help="compose, dvc repro, promote better models, report")
+    retrain.add_argument(
+        "--force", action="store_true", help="retrain every stage (dvc repro --force)"
+    )
+    retrain.add_argument(
+        "overrides", nargs="*", help="Hydra overrides for the pipeline, e.g. suite=all"
+    )
+    retrain.set_defaults(handler=cmd_retrain)
     for name, (help_text, handler) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text)
         if name == "download":

@@ -1,0 +1,106 @@
+"""`rnnlab retrain` end to end on tiny data with a local DVC remote, and the CI workflows."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import yaml
+from mlflow import MlflowClient
+
+from rnnlab.cli import build_parser
+
+from .conftest import REPO, run
+
+FAST = {"epochs": 1, "steps_per_epoch": 2, "validation_steps": 1, "batch_size": 8}
+SMOKE = ["imdb_pool", "shakespeare_char_gru", "sine_lstm"]
+BIN = Path(sys.executable).parent
+
+
+def retrain_args(*extra: str) -> list[str]:
+    fast = [f"experiments.{e}.trainer.{k}={v}" for e in SMOKE for k, v in FAST.items()]
+    return [str(BIN / "rnnlab"), "retrain", "suite=smoke", *fast, *extra]
+
+
+def champions(project: Path) -> dict[str, int]:
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    client = MlflowClient()
+    return {
+        m: int(client.get_model_version_by_alias(m, "champion").version)
+        for m in ("rnnlab-imdb", "rnnlab-shakespeare", "rnnlab-sine")
+    }
+
+
+def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None:
+    first = run(retrain_args(), project)
+    report = (project / "reports" / "retrain.md").read_text()
+    assert "Champions promoted: imdb, shakespeare, sine." in report
+    assert "train@imdb_pool" in first.stdout
+    before = champions(project)
+
+    run([str(BIN / "dvc"), "push"], project)
+    assert any((project.parent / "rnnlab-dvc-remote").rglob("*"))
+    # What a fresh clone lacks: the cache and every cached output (git keeps the rest).
+    for generated in (".dvc/cache", "data", "models"):
+        shutil.rmtree(project / generated)
+    for cached in project.glob("plots/*/*"):
+        if cached.name != "history.csv":
+            shutil.rmtree(cached) if cached.is_dir() else cached.unlink()
+    run([str(BIN / "dvc"), "pull"], project)
+    assert (project / "models" / "imdb_pool" / "model.keras").is_file()
+    assert "up to date" in run([str(BIN / "dvc"), "status"], project).stdout
+
+    again = run(retrain_args(), project)
+    assert (
+        "Stages run: none (everything up to date)."
+        in (project / "reports" / "retrain.md").read_text()
+    )
+    assert "Running stage" not in again.stdout
+    assert champions(project) == before
+
+    broken = subprocess.run(
+        retrain_args("experiments.imdb_pool.model.type=bogus"),
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert broken.returncode != 0
+    assert "champions are unchanged" in broken.stderr
+    assert "model.type='bogus' is unknown" in broken.stderr
+    assert champions(project) == before
+
+
+def workflow_scripts() -> list[str]:
+    scripts = []
+    for path in (REPO / ".github" / "workflows").glob("*.yml"):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            scripts += [step["run"] for step in job["steps"] if "run" in step]
+    return scripts
+
+
+def test_workflows_pass_actionlint() -> None:
+    result = subprocess.run(
+        [str(BIN / "actionlint"), *map(str, (REPO / ".github/workflows").glob("*.yml"))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_commands_exist_in_the_repo() -> None:
+    scripts = "\n".join(workflow_scripts())
+    makefile = (REPO / "Makefile").read_text()
+    targets = set(re.findall(r"\bmake (\w[\w-]*)", scripts))
+    assert targets >= {"install", "retrain"}
+    for target in targets:
+        assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no target {target}"
+    subcommands = set(re.findall(r"\brnnlab (\w+)", scripts + makefile))
+    known = set(build_parser()._subparsers._group_actions[0].choices)
+    assert subcommands and subcommands <= known
+    for script in re.findall(r"bash (\S+)", scripts):
+        assert (REPO / script).is_file()
+    assert "make test" in (REPO / ".ci" / "run").read_text()
