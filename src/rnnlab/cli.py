@@ -29,6 +29,18 @@ SECTION_SLOT = {
 
 
 def run_config(args: argparse.Namespace, root: Path) -> DictConfig:
+    """The stage's config, checked against the schema before any work starts."""
+    from rnnlab.schema import validate_dataset, validate_experiment
+
+    cfg = unchecked_run_config(args, root)
+    if args.command in ("train", "evaluate"):
+        return validate_experiment(cfg)
+    if args.command == "prepare":
+        cfg.dataset = validate_dataset(cfg.dataset)
+    return cfg
+
+
+def unchecked_run_config(args: argparse.Namespace, root: Path) -> DictConfig:
     if not args.params_key:
         return compose_run(args.overrides, root)
     params, section = load_params_section(args.params_key, root)

@@ -23,8 +23,27 @@ def compose_params(
     output = output or root / PARAMS_FILE
     config_dir = str(root / CONFIG_DIR_NAME)
     compose_and_dump(output, config_dir, None, PIPELINE_CONFIG, str(root), overrides)
-    check_datasets_declared(OmegaConf.load(output))
+    params = OmegaConf.load(output)
+    validate_all(params)
+    check_datasets_declared(params)
     return output
+
+
+def validate_all(params) -> None:
+    """Every experiment and dataset variant must pass the schema before anything runs."""
+    from rnnlab.schema import validate_dataset, validate_experiment
+
+    for key, experiment in params.get("experiments", {}).items():
+        try:
+            validate_experiment(experiment)
+        except ConfigError as exc:
+            raise ConfigError(f"experiment '{key}': {exc}") from exc
+    for task, variants in params.get("datasets", {}).items():
+        for key, variant in variants.items():
+            try:
+                validate_dataset(variant)
+            except ConfigError as exc:
+                raise ConfigError(f"dataset variant '{task}.{key}': {exc}") from exc
 
 
 def declared_dataset_names(params) -> set[str]:

@@ -51,7 +51,8 @@ def compose(config_name: str, overrides: list[str], root: Path | None = None) ->
             cfg = hydra_compose(config_name=config_name, overrides=overrides)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"cannot compose {config_name}.yaml with {overrides}: {exc}") from exc
+        detail = str(exc).split("\nConfig search path")[0].replace("\n\t", " ").replace("\n", " ")
+        raise ConfigError(f"cannot compose {config_name}.yaml with {overrides}: {detail}") from exc
     return cfg
 
 

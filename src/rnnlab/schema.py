@@ -1,0 +1,269 @@
+"""Typed schema of a run's configuration, checked before any work starts.
+
+Dataclasses merged with OmegaConf catch unknown keys and wrong types; `RULES` catch values
+out of range. Every error names the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from rnnlab.errors import ConfigError
+
+
+@dataclass
+class EarlyStopping:
+    monitor: str = "val_loss"
+    patience: int = 2
+    restore_best_weights: bool = True
+
+
+@dataclass
+class Trainer:
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    clipnorm: float | None = None
+    batch_size: int = 128
+    epochs: int = 10
+    early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    seed: int = 42
+
+
+@dataclass
+class ImdbDataset:
+    task: str = "imdb"
+    source: str = "imdb"
+    vocab_size: int = MISSING
+    max_len: int = MISSING
+    padding: str = "post"
+    truncating: str = "post"
+    val_fraction: float = 0.2
+    split_seed: int = 42
+    name: str = MISSING
+
+
+@dataclass
+class ShakespeareDataset:
+    task: str = "shakespeare"
+    source: str = "shakespeare"
+    seq_len: int = 100
+    val_fraction: float = 0.1
+    name: str = MISSING
+
+
+@dataclass
+class SineDataset:
+    task: str = "sine"
+    train_examples: int = 10000
+    test_examples: int = 1000
+    steps: int = 10
+    gap: float = 0.01
+    val_fraction: float = 0.1
+    name: str = MISSING
+
+
+@dataclass
+class PoolModel:
+    type: str = "pool"
+    embedding_dim: int = 16
+    mask_padding: bool = False
+    dense_units: int = 64
+    dropout: float = 0.0
+
+
+@dataclass
+class RecurrentModel:
+    type: str = "recurrent"
+    cell: str = "simple_rnn"
+    embedding_dim: int = 32
+    units: list[int] = field(default_factory=lambda: [32])
+    bidirectional: bool = False
+    mask_padding: bool = False
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    dense_units: int = 0
+
+
+@dataclass
+class LoopedCellsModel:
+    type: str = "looped_cells"
+    embedding_dim: int = 100
+    units: int = 64
+    dropout: float = 0.5
+
+
+@dataclass
+class EquationRNNModel:
+    type: str = "equation_rnn"
+    embedding_dim: int = 32
+    units: int = 32
+    activation: str = "tanh"
+    mask_padding: bool = False
+
+
+@dataclass
+class CharRNNModel:
+    type: str = "char_rnn"
+    cell: str = "gru"
+    embedding_dim: int = 256
+    units: int = 512
+    layers: int = 1
+    dropout: float = 0.0
+
+
+@dataclass
+class SineLSTMModel:
+    type: str = "sine_lstm"
+    units: list[int] = field(default_factory=lambda: [30, 30])
+    input_layout: str = "steps"
+
+
+DATASETS = {"imdb": ImdbDataset, "shakespeare": ShakespeareDataset, "sine": SineDataset}
+MODELS = {
+    "pool": PoolModel,
+    "recurrent": RecurrentModel,
+    "looped_cells": LoopedCellsModel,
+    "equation_rnn": EquationRNNModel,
+    "char_rnn": CharRNNModel,
+    "sine_lstm": SineLSTMModel,
+}
+MODEL_TASK = {
+    "pool": "imdb",
+    "recurrent": "imdb",
+    "looped_cells": "imdb",
+    "equation_rnn": "imdb",
+    "char_rnn": "shakespeare",
+    "sine_lstm": "sine",
+}
+
+
+def positive(v: Any) -> bool:
+    return v is None or (not isinstance(v, bool) and v > 0)
+
+
+def fraction(v: float) -> bool:
+    return 0 < v < 1
+
+
+def between_0_and_1(v: float) -> bool:
+    return 0 <= v < 1
+
+
+# (key, test, what is allowed); keys absent from a config are skipped.
+RULES: list[tuple[str, Any, str]] = [
+    ("dataset.vocab_size", lambda v: v > 2, "an integer > 2 (0 and 1 are reserved)"),
+    ("dataset.max_len", positive, "a positive integer"),
+    ("dataset.seq_len", positive, "a positive integer"),
+    ("dataset.steps", positive, "a positive integer"),
+    ("dataset.train_examples", positive, "a positive integer"),
+    ("dataset.test_examples", positive, "a positive integer"),
+    ("dataset.gap", positive, "a positive number"),
+    ("dataset.padding", lambda v: v in ("pre", "post"), "pre or post"),
+    ("dataset.truncating", lambda v: v in ("pre", "post"), "pre or post"),
+    (
+        "trainer.optimizer",
+        lambda v: v in ("adam", "rmsprop", "adagrad", "sgd"),
+        "adam, rmsprop, adagrad or sgd",
+    ),
+    ("trainer.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
+    ("trainer.learning_rate", positive, "a positive number"),
+    ("trainer.clipnorm", positive, "a positive number or null"),
+    ("trainer.batch_size", positive, "a positive integer"),
+    ("trainer.epochs", positive, "a positive integer"),
+    ("trainer.steps_per_epoch", positive, "a positive integer or null"),
+    ("trainer.validation_steps", positive, "a positive integer or null"),
+    (
+        "trainer.early_stopping.patience",
+        lambda v: v >= 0,
+        "an integer >= 0 (0 disables early stopping)",
+    ),
+    ("model.embedding_dim", positive, "a positive integer"),
+    ("model.units", positive, "a positive integer (a list of them for stacked layers)"),
+    ("model.dense_units", lambda v: v >= 0, "an integer >= 0"),
+    ("model.layers", positive, "a positive integer"),
+    ("model.dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.recurrent_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.cell", lambda v: v in ("simple_rnn", "lstm", "gru"), "simple_rnn, lstm or gru"),
+    ("model.input_layout", lambda v: v in ("steps", "book"), "steps or book"),
+    (
+        "model.activation",
+        lambda v: v in ("tanh", "relu", "sigmoid", "linear"),
+        "tanh, relu, sigmoid or linear",
+    ),
+]
+
+
+def typed(section: str, schema: type, node: DictConfig) -> DictConfig:
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema), node)
+    except ConfigKeyError as exc:
+        allowed = ", ".join(schema.__dataclass_fields__)
+        raise ConfigError(
+            f"{section}.{exc.key} is not a known setting of {section}; allowed: {allowed}"
+        ) from exc
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{section}.{exc.full_key}={exc.value!r} has the wrong type: {exc.msg}"
+        ) from exc
+
+
+def pick(kind: str, value: str, table: dict[str, type]) -> type:
+    if value not in table:
+        raise ConfigError(f"{kind}={value!r} is unknown; allowed: {', '.join(sorted(table))}")
+    return table[value]
+
+
+def check_rules(cfg: DictConfig) -> None:
+    for key, test, allowed in RULES:
+        value = OmegaConf.select(cfg, key, default="__absent__")
+        if OmegaConf.is_list(value) or isinstance(value, list):
+            bad = [v for v in value if not positive(v)]
+            if bad or not value:
+                raise ConfigError(
+                    f"{key}={value} is invalid; allowed: a non-empty list of positive integers"
+                )
+        elif value != "__absent__" and not test(value):
+            raise ConfigError(f"{key}={value!r} is invalid; allowed: {allowed}")
+    fraction_key = "dataset.val_fraction"
+    value = OmegaConf.select(cfg, fraction_key)
+    task = OmegaConf.select(cfg, "dataset.task")
+    ok = (
+        between_0_and_1(value) if task == "sine" else fraction(value) if value is not None else True
+    )
+    if not ok:
+        allowed = "a number in [0, 1)" if task == "sine" else "a number strictly between 0 and 1"
+        raise ConfigError(f"{fraction_key}={value!r} is invalid; allowed: {allowed}")
+
+
+def validate_dataset(node: DictConfig) -> DictConfig:
+    schema = pick("dataset.task", node.get("task"), DATASETS)
+    dataset = typed("dataset", schema, node)
+    check_rules(OmegaConf.create({"dataset": dataset}))
+    return dataset
+
+
+def validate_experiment(cfg: DictConfig) -> DictConfig:
+    """The typed, checked experiment config (dataset, model, trainer)."""
+    try:
+        dataset = validate_dataset(cfg.dataset)
+        model = typed("model", pick("model.type", cfg.model.get("type"), MODELS), cfg.model)
+        trainer = typed("trainer", Trainer, cfg.trainer)
+        checked = OmegaConf.merge(cfg, {"dataset": dataset, "model": model, "trainer": trainer})
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(exc)) from exc
+    check_rules(checked)
+    task = MODEL_TASK[model.type]
+    if task != dataset.task:
+        fitting = ", ".join(k for k, t in MODEL_TASK.items() if t == dataset.task)
+        raise ConfigError(
+            f"model.type={model.type!r} is a {task} model but dataset.task="
+            f"{dataset.task!r}; for {dataset.task} use model.type in: {fitting}"
+        )
+    return checked

@@ -1,0 +1,104 @@
+"""Bad configuration fails at start with one message naming the key, the value and what is allowed."""
+
+import pytest
+
+from rnnlab.errors import ConfigError
+from rnnlab.schema import validate_experiment
+from rnnlab.settings import compose_run
+
+from .conftest import REPO
+
+BAD = [
+    (
+        ["experiment=nope"],
+        r"Could not find 'experiment/nope'\s+Available options in 'experiment': imdb_bilstm",
+    ),
+    (["dataset=nope"], r"Could not find 'dataset/nope'"),
+    (["model=nope"], r"Could not find 'model/nope'"),
+    (
+        ["+trainer.typo=1"],
+        r"trainer.typo is not a known setting of trainer; allowed: optimizer, learning_rate",
+    ),
+    (["+model.unitz=3"], r"model.unitz is not a known setting of model; allowed: type, cell"),
+    (["trainer.batch_size=abc"], r"trainer.batch_size='abc' has the wrong type"),
+    (["trainer.learning_rate=fast"], r"trainer.learning_rate='fast' has the wrong type"),
+    (["trainer.batch_size=0"], r"trainer.batch_size=0 is invalid; allowed: a positive integer"),
+    (["trainer.epochs=-1"], r"trainer.epochs=-1 is invalid; allowed: a positive integer"),
+    (
+        ["trainer.learning_rate=0"],
+        r"trainer.learning_rate=0.0 is invalid; allowed: a positive number",
+    ),
+    (
+        ["trainer.optimizer=adamw"],
+        r"trainer.optimizer='adamw' is invalid; allowed: adam, rmsprop, adagrad or sgd",
+    ),
+    (
+        ["trainer.lr_schedule=step"],
+        r"trainer.lr_schedule='step' is invalid; allowed: constant or cosine",
+    ),
+    (["trainer.early_stopping.patience=-2"], r"patience=-2 is invalid; allowed: an integer >= 0"),
+    (["dataset.max_len=0"], r"dataset.max_len=0 is invalid; allowed: a positive integer"),
+    (["dataset.vocab_size=2"], r"dataset.vocab_size=2 is invalid; allowed: an integer > 2"),
+    (["dataset.padding=middle"], r"dataset.padding='middle' is invalid; allowed: pre or post"),
+    (
+        ["dataset.val_fraction=1.5"],
+        r"dataset.val_fraction=1.5 is invalid; allowed: a number strictly between 0 and 1",
+    ),
+    (
+        ["model.units=[32,0]"],
+        r"model.units=\[32, 0\] is invalid; allowed: a non-empty list of positive integers",
+    ),
+    (
+        ["model.cell=transformer"],
+        r"model.cell='transformer' is invalid; allowed: simple_rnn, lstm or gru",
+    ),
+    (["model.dropout=1.0"], r"model.dropout=1.0 is invalid; allowed: a number in \[0, 1\)"),
+    (["model.type=mlp"], r"model.type='mlp' is unknown; allowed: char_rnn, equation_rnn"),
+    (
+        ["dataset=shakespeare"],
+        r"model.type='recurrent' is a imdb model but dataset.task='shakespeare'; "
+        r"for shakespeare use model.type in: char_rnn",
+    ),
+    (
+        ["experiment=sine_lstm", "model=pool"],
+        r"model.units is not a known setting of model; allowed: type, embedding_dim",
+    ),
+    (
+        ["experiment=sine_lstm", "model=pool", "~model.units", "~model.input_layout"],
+        r"model.type='pool' is a imdb model but dataset.task='sine'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_configuration_is_one_clear_error(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_experiment(compose_run(["experiment=imdb_lstm", *overrides], REPO))
+
+
+def test_every_shipped_experiment_passes_the_schema() -> None:
+    for path in (REPO / "conf" / "experiment").glob("*.yaml"):
+        validate_experiment(compose_run([f"experiment={path.stem}"], REPO))
+
+
+def test_cli_reports_bad_config_before_work(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "rnnlab"),
+            "train",
+            "trainer.batch_size=0",
+            f"paths.models={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "trainer.batch_size=0 is invalid; allowed: a positive integer"
+    )
+    assert not any(tmp_path.iterdir())
