@@ -39,7 +39,10 @@ def add_member(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
 
 
 def make_imdb_archive(
-    path: Path, per_class: int = 20, extra_members: dict[str, bytes] | None = None
+    path: Path,
+    per_class: int = 20,
+    extra_members: dict[str, bytes] | None = None,
+    links: dict[str, tuple[str, bytes]] | None = None,
 ) -> Path:
     """A small archive in the aclImdb layout, with the unsup and *.feat files to be skipped."""
     with tarfile.open(path, "w:gz") as tar:
@@ -54,6 +57,10 @@ def make_imdb_archive(
         add_member(tar, "aclImdb/README", b"readme")
         for name, payload in (extra_members or {}).items():
             add_member(tar, name, payload)
+        for name, (target, kind) in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
     return path
 
 
