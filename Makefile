@@ -40,8 +40,8 @@ test-slow: install
 	$(VENV)/bin/python -m pytest -q -m slow
 
 lint: install
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 # The MLflow UI on the pipeline's embedded store (127.0.0.1 only). With a tracking server,
