@@ -39,6 +39,17 @@ def latest_runs(experiment_names: list[str]) -> pd.DataFrame:
     return runs.drop_duplicates("tags.mlflow.runName", keep="first")
 
 
+def model_label(run: pd.Series) -> str:
+    """Short architecture name from the run's params, e.g. `bilstm [32, 32]`, `char gru 384`."""
+    kind = run.get("params.model.type")
+    if kind == "recurrent":
+        bi = "bi" if run.get("params.model.bidirectional") == "True" else ""
+        return f"{bi}{run['params.model.cell']} {run['params.model.units']}"
+    if kind == "char_rnn":
+        return f"char {run['params.model.cell']} {run['params.model.units']}"
+    return str(kind)
+
+
 def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
     rows = []
     for _, run in runs.iterrows():
@@ -51,7 +62,7 @@ def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
             {
                 "task": task,
                 "experiment": name,
-                "model": run.get("tags.model.type"),
+                "model": model_label(run),
                 "metric": metric,
                 "ours": ours,
                 "published": anchor.get("published"),
