@@ -19,7 +19,16 @@ from rnnlab.data import imdb
 from rnnlab.stages import prepare
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["conf", "dvc.yaml", "params.yaml", ".dvc/config", ".dvcignore", "src"]
+PROJECT_FILES = [
+    "conf",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    "src",
+]
 POSITIVE_WORDS = ["great", "wonderful", "superb", "moving", "brilliant"]
 NEGATIVE_WORDS = ["awful", "boring", "dreadful", "waste", "terrible"]
 
@@ -77,6 +86,25 @@ def write_manifest(folder: Path) -> None:
         if f.name != "SHA256SUMS"
     ]
     (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+
+
+def reset_mlflow_globals() -> None:
+    """Forget tracking/registry URIs: mlflow.set_tracking_uri also exports them to os.environ,
+    which would leak one test's store into the next test's subprocesses."""
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(name, None)
+    tracking_utils._tracking_uri = None
+    registry_utils._registry_uri = None
+
+
+@pytest.fixture(autouse=True)
+def isolated_mlflow():
+    reset_mlflow_globals()
+    yield
+    reset_mlflow_globals()
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ def completed_epochs(root: Path) -> int:
     return len(history(live)) if live.is_file() else 0
 
 
+@pytest.mark.slow
 def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
     subprocess.run([RNNLAB, "train", *SINE], env=env_for(root), check=True, capture_output=True)
     uninterrupted = history(root / "plots" / "sine_lstm" / "history.csv")

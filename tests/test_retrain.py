@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
+import pytest
 import yaml
 from mlflow import MlflowClient
 
@@ -27,14 +27,15 @@ def retrain_args(*extra: str) -> list[str]:
 
 
 def champions(project: Path) -> dict[str, int]:
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    client = MlflowClient()
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return {
         m: int(client.get_model_version_by_alias(m, "champion").version)
         for m in ("rnnlab-imdb", "rnnlab-shakespeare", "rnnlab-sine")
     }
 
 
+@pytest.mark.slow
 def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None:
     first = run(retrain_args(), project)
     report = (project / "reports" / "retrain.md").read_text()
@@ -68,9 +69,22 @@ def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None
         capture_output=True,
         text=True,
     )
-    assert broken.returncode != 0
-    assert "champions are unchanged" in broken.stderr
-    assert "model.type='bogus' is unknown" in broken.stderr
+    assert broken.returncode != 0  # refused at compose time, before any stage runs
+    assert "experiment 'imdb_pool': model.type='bogus' is unknown" in broken.stderr
+    assert champions(project) == before
+
+    # A failure in the middle of the pipeline: a valid change reruns train@imdb_pool, whose
+    # checkpoint folder cannot be created.
+    (project / "checkpoints").mkdir(exist_ok=True)
+    (project / "checkpoints" / "imdb_pool").write_text("in the way")
+    failed = subprocess.run(
+        retrain_args("experiments.imdb_pool.trainer.learning_rate=0.01"),
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode != 0
+    assert "failed" in failed.stderr and "champions are unchanged" in failed.stderr
     assert champions(project) == before
 
 

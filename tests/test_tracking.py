@@ -215,3 +215,19 @@ def test_cli_reports_unreachable_server(fresh_root: Path) -> None:
 )
 def test_should_promote(challenger, champion, higher, margin, expected) -> None:
     assert tracking.should_promote(challenger, champion, higher, margin) is expected
+
+
+@pytest.mark.parametrize(
+    ("root", "home"),
+    [
+        ("/repo", "/repo"),
+        ("/repo/.dvc/tmp/exps/tmpab12cd", "/repo"),  # dvc exp run --temp
+        ("/repo/.dvc/tmp/exps/standalone/tmpab12cd", "/repo"),  # dvc queue workers
+    ],
+)
+def test_store_resolves_to_the_real_repo_from_dvc_temp_copies(
+    root: str, home: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.project_home(Path(root)) == Path(home)
+    assert tracking.tracking_uri(Path(root)) == f"sqlite:///{home}/mlflow.db"

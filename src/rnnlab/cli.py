@@ -83,7 +83,15 @@ def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
     print(f"prepared {meta['name']}: {meta.get('sizes')}")
 
 
+def require_tracking(root: Path) -> None:
+    """Fail before any config, data or model work if the tracking server is unreachable."""
+    from rnnlab.tracking import check_reachable, tracking_uri
+
+    check_reachable(tracking_uri(root))
+
+
 def cmd_train(args: argparse.Namespace, root: Path) -> None:
+    require_tracking(root)
     from rnnlab.training import train
 
     result = train(run_config(args, root), root)
@@ -91,6 +99,7 @@ def cmd_train(args: argparse.Namespace, root: Path) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:
+    require_tracking(root)
     from rnnlab.evaluation import evaluate
 
     results = evaluate(run_config(args, root), root)

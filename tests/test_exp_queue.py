@@ -1,0 +1,97 @@
+"""`dvc exp run --queue` + `dvc queue start -j 2`: two experiments in parallel, both in MLflow.
+
+DVC composes params.yaml itself for queued experiments (hydra is enabled in .dvc/config),
+from conf/ plus the `-S` overrides, and runs each in a temporary copy under
+.dvc/tmp/exps/; parallel writers need a tracking server (sqlite is single-writer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from rnnlab.compose import compose_params
+
+from .conftest import run
+from .test_tracking import mlflow_server  # noqa: F401  (fixture: real server on a free port)
+
+BIN = Path(sys.executable).parent
+SMOKE = ["imdb_pool", "shakespeare_char_gru", "sine_lstm"]
+FAST = {"epochs": 1, "steps_per_epoch": 2, "validation_steps": 1, "batch_size": 8}
+BASE = [
+    "suite=smoke",
+    *(f"experiments.{e}.trainer.{k}={v}" for e in SMOKE for k, v in FAST.items()),
+]
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+
+
+def set_flags(overrides: list[str]) -> list[str]:
+    return [flag for override in overrides for flag in ("-S", override)]
+
+
+@pytest.mark.slow
+def test_queued_experiments_run_in_parallel_and_log_lineage(
+    project: Path,
+    mlflow_server: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    # Queued experiments run in temporary copies: the root must come from their cwd.
+    monkeypatch.delenv("RNNLAB_ROOT")
+    compose_params(BASE, project)
+    run([str(BIN / "dvc"), "repro"], project)
+    run([*GIT, "add", "-A"], project)
+    run([*GIT, "commit", "-qm", "baseline"], project)
+
+    changes = {
+        "lr-pool": "experiments.imdb_pool.trainer.learning_rate=0.01",
+        "lr-sine": "experiments.sine_lstm.trainer.learning_rate=0.01",
+    }
+    for name, change in changes.items():
+        run(
+            [str(BIN / "dvc"), "exp", "run", "--queue", "-n", name, *set_flags([*BASE, change])],
+            project,
+        )
+    run([str(BIN / "dvc"), "queue", "start", "-j", "2"], project)
+
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = subprocess.run(
+            [str(BIN / "dvc"), "queue", "status"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        ).stdout
+        if status.count("Success") == 2 or "Failed" in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") == 2, status
+
+    shown = json.loads(run([str(BIN / "dvc"), "exp", "show", "--json"], project).stdout)
+    names = {
+        exp.get("name")
+        for rev in shown
+        for exp in (rev.get("experiments") or [])
+        for exp in [exp["revs"][0]]
+        if exp.get("revs")
+    }
+    assert set(changes) <= names
+
+    mlflow.set_tracking_uri(mlflow_server)
+    runs = mlflow.search_runs(search_all_experiments=True)
+    queued = runs[runs["tags.dvc.exp_name"].notna()]
+    assert dict(zip(queued["tags.dvc.exp_name"], queued["tags.mlflow.runName"], strict=True)) == {
+        "lr-pool": "imdb_pool",
+        "lr-sine": "sine_lstm",
+    }
+    assert set(queued["params.trainer.learning_rate"]) == {"0.01"}
+    assert set(queued["tags.dvc.evaluate_stage"]) == {"evaluate@imdb_pool", "evaluate@sine_lstm"}
+    assert not (project / "mlflow.db").exists()
