@@ -77,11 +77,10 @@ def test_queued_experiments_run_in_parallel_and_log_lineage(
 
     shown = json.loads(run([str(BIN / "dvc"), "exp", "show", "--json"], project).stdout)
     names = {
-        exp.get("name")
-        for rev in shown
-        for exp in (rev.get("experiments") or [])
-        for exp in [exp["revs"][0]]
-        if exp.get("revs")
+        experiment["revs"][0].get("name")
+        for baseline in shown
+        for experiment in baseline.get("experiments") or []
+        if experiment.get("revs")
     }
     assert set(changes) <= names
 
