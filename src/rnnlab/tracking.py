@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -103,7 +104,14 @@ def task_experiment(task: str, root: Path) -> str:
     location = (
         None if is_server(tracking_uri(root)) else (project_home(root) / ARTIFACT_DIR).as_uri()
     )
-    return mlflow.create_experiment(name, artifact_location=location)
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        # Parallel runs race to create it: another process may have won since the lookup.
+        existing = mlflow.get_experiment_by_name(name)
+        if existing is None:
+            raise
+        return existing.experiment_id
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, str]:
@@ -191,16 +199,29 @@ def start_training_run(cfg: DictConfig, root: Path, checkpoint: Path):
     return run
 
 
+SPLIT_CONTEXT = {"train": "training", "val": "validation", "test": "test"}
+LOG_INPUT_ATTEMPTS = 4
+
+
+def log_input(dataset, context: str) -> None:
+    for attempt in range(LOG_INPUT_ATTEMPTS):
+        try:
+            mlflow.log_input(dataset, context=context)
+            return
+        except mlflow.exceptions.MlflowException:
+            # Parallel runs logging the same dataset race on the server's unique
+            # (experiment, name, digest) row; once one insert wins, a retry links to it.
+            if attempt == LOG_INPUT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 def log_datasets(splits, cfg: DictConfig, data_dir: Path) -> None:
     for split, (x, y) in splits.arrays.items():
         if len(x):
-            dataset = mlflow.data.from_numpy(
-                x, targets=y, source=str(data_dir), name=f"{cfg.dataset.name}/{split}"
-            )
-            mlflow.log_input(
-                dataset,
-                context={"val": "validation"}.get(split, split if split == "test" else "training"),
-            )
+            name = f"{cfg.dataset.name}/{split}"
+            dataset = mlflow.data.from_numpy(x, targets=y, source=str(data_dir), name=name)
+            log_input(dataset, SPLIT_CONTEXT[split])
 
 
 def log_model(model: keras.Model, sample) -> str:
