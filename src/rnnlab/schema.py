@@ -76,6 +76,8 @@ class PoolModel:
     mask_padding: bool = False
     dense_units: int = 64
     dropout: float = 0.0
+    ngrams: int = 1
+    ngram_buckets: int = 0
 
 
 @dataclass
@@ -89,6 +91,9 @@ class RecurrentModel:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     dense_units: int = 0
+    pooling: str = "last"
+    embedding_dropout: float = 0.0
+    head_dropout: float = 0.0
 
 
 @dataclass
@@ -190,6 +195,11 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.layers", positive, "a positive integer"),
     ("model.dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.recurrent_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.embedding_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
+    ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),
+    ("model.ngram_buckets", lambda v: v >= 0, "an integer >= 0 (> 0 when ngrams > 1)"),
     ("model.cell", lambda v: v in ("simple_rnn", "lstm", "gru"), "simple_rnn, lstm or gru"),
     ("model.input_layout", lambda v: v in ("steps", "book"), "steps or book"),
     (
@@ -259,6 +269,11 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
     except OmegaConfBaseException as exc:
         raise ConfigError(str(exc)) from exc
     check_rules(checked)
+    if model.get("ngrams", 1) > 1 and not model.ngram_buckets:
+        raise ConfigError(
+            f"model.ngrams={model.ngrams} needs model.ngram_buckets > 0 (hash buckets for the "
+            "n-gram ids, e.g. 200000)"
+        )
     task = MODEL_TASK[model.type]
     if task != dataset.task:
         fitting = ", ".join(k for k, t in MODEL_TASK.items() if t == dataset.task)

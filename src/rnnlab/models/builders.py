@@ -11,20 +11,18 @@ from dataclasses import dataclass
 import keras
 
 from rnnlab.errors import ConfigError
-from rnnlab.models.layers import EquationRNNCell, LoopedCellsClassifier
+from rnnlab.models.layers import (
+    EquationRNNCell,
+    HashedNGrams,
+    LoopedCellsClassifier,
+    MaskedGlobalMax,
+)
+from rnnlab.schema import MODEL_TASK as TASKS
 
 RECURRENT = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
     "gru": keras.layers.GRU,
-}
-TASKS = {
-    "pool": "imdb",
-    "recurrent": "imdb",
-    "looped_cells": "imdb",
-    "equation_rnn": "imdb",
-    "char_rnn": "shakespeare",
-    "sine_lstm": "sine",
 }
 
 
@@ -59,25 +57,46 @@ def token_inputs(data: DataSpec, m, mask: bool = False):
 
 
 def build_pool(m, data: DataSpec) -> keras.Model:
-    tokens, x = token_inputs(data, m, mask=m.mask_padding)
+    tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
+    ids, rows = tokens, data.vocab_size
+    if m.ngrams > 1:
+        ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
+        rows += m.ngram_buckets
+    # With n-grams the padding must be masked, or every padded slot would dilute the average.
+    mask = m.mask_padding or m.ngrams > 1
+    x = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name="embedding")(ids)
     x = keras.layers.GlobalAveragePooling1D(name="average")(x)
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
 
 
+def pool_sequence(x, pooling: str):
+    """Summarise recurrent outputs: the last state, or masked average + max over all steps."""
+    if pooling == "last":
+        return x
+    average = keras.layers.GlobalAveragePooling1D(name="average")(x)
+    if pooling == "avg":
+        return average
+    return keras.layers.Concatenate(name="avg_max")([average, MaskedGlobalMax(name="max")(x)])
+
+
 def build_recurrent(m, data: DataSpec) -> keras.Model:
     tokens, x = token_inputs(data, m, mask=m.mask_padding)
+    if m.embedding_dropout:
+        # Drops whole embedding channels, the usual regulariser for small text RNNs.
+        x = keras.layers.SpatialDropout1D(m.embedding_dropout, name="embedding_dropout")(x)
     layer_type = recurrent_layer(m.cell)
     for depth, units in enumerate(m.units):
         last = depth == len(m.units) - 1
         layer = layer_type(
             units,
-            return_sequences=not last,
+            return_sequences=not last or m.pooling != "last",
             dropout=m.dropout,
             recurrent_dropout=m.recurrent_dropout,
         )
         x = keras.layers.Bidirectional(layer)(x) if m.bidirectional else layer(x)
+    x = pool_sequence(x, m.pooling)
     name = ("bi" if m.bidirectional else "") + m.cell
-    return keras.Model(tokens, classifier_head(x, m.dense_units), name=name)
+    return keras.Model(tokens, classifier_head(x, m.dense_units, m.head_dropout), name=name)
 
 
 def build_equation_rnn(m, data: DataSpec) -> keras.Model:
