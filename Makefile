@@ -3,6 +3,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# DVC stages call `rnnlab`; put the venv first on PATH so they work without activating it.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 # An air-gapped machine points this at a local mirror (a directory with the files
 # under their official names and a SHA256SUMS manifest).
 export RNNLAB_MIRROR
@@ -13,7 +15,7 @@ REMOTE_EXTRA ?=
 comma := ,
 EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose retrain test test-slow lint ui clean-venv
+.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +52,13 @@ UI_PORT ?= 5000
 ui: install
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--default-artifact-root $(CURDIR)/mlartifacts --host 127.0.0.1 --port $(UI_PORT)
+
+# REST scoring of a registered model (raw inputs), e.g. make serve MODEL=models:/rnnlab-imdb@champion
+MODEL ?= models:/rnnlab-imdb@champion
+SERVE_PORT ?= 5001
+serve: install
+	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db $(VENV)/bin/mlflow models serve \
+		-m $(MODEL) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import keras
 import mlflow
-import numpy as np
 import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
@@ -43,7 +42,7 @@ def evaluated_run(task: str, name: str, value: float, eval_data: str | None = No
     experiment_id = tracking.task_experiment(task, Path("."))
     with mlflow.start_run(run_name=name, experiment_id=experiment_id) as run:
         mlflow.log_metric(metric, value)
-        uri = tracking.log_model(TINY_MODEL, np.zeros((1, 2), dtype="float32"))
+        uri = mlflow.keras.log_model(TINY_MODEL, name="model").model_uri
         version = tracking.register(task, uri, run.info.run_id)
         mlflow.set_tags(
             {

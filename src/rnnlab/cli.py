@@ -16,6 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import RnnlabError
+from rnnlab.inference import TEXT_FORMATS
 from rnnlab.settings import compose_run, load_params_section, repo_root
 
 # Where a params.yaml section lands in a run config, per subcommand ("" = at the top).
@@ -129,6 +130,69 @@ def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
     print(report.read_text(encoding="utf-8"))
 
 
+def cmd_predict(args: argparse.Namespace, root: Path) -> None:
+    import pandas as pd
+
+    from rnnlab import inference
+
+    if args.review is not None and args.file is not None:
+        raise RnnlabError("give either a review or --file, not both")
+    if args.review is not None:
+        reviews = pd.DataFrame({"text": [args.review]})
+    elif args.file is not None or not sys.stdin.isatty():
+        reviews = inference.read_reviews(args.file or "-", args.format_in, args.text_column)
+    else:
+        raise RnnlabError("nothing to classify: give a review, --file PATH, or pipe text in")
+    model = inference.open_model(args.model, "imdb", root)
+    table = inference.predict_reviews(model, reviews)
+    sys.stdout.write(inference.render(table, args.output))
+
+
+def cmd_generate(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab import inference
+
+    model = inference.open_model(args.model, "shakespeare", root)
+    text = inference.generate(model, args.prompt, args.length, args.temperature, args.seed)
+    sys.stdout.write(text + "\n")
+
+
+def cmd_forecast(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab import inference
+
+    model = inference.open_model(args.model, "sine", root)
+    table = inference.forecast(model, args.start, args.steps, args.plot)
+    sys.stdout.write(inference.render(table, args.output))
+    if args.plot:
+        print(f"plot written to {args.plot}", file=sys.stderr)
+
+
+def add_use_commands(sub) -> None:
+    """predict / generate / forecast: use a trained model (champion by default)."""
+    model_help = "model URI (models:/..., runs:/...) or path; default: the task's champion"
+    predict = sub.add_parser("predict", help="classify reviews with an IMDB model")
+    predict.add_argument("review", nargs="?", help="one review (else --file, else stdin)")
+    predict.add_argument("--file", help="reviews: .txt (one per line), .csv or .jsonl; - = stdin")
+    predict.add_argument("--format-in", choices=TEXT_FORMATS, help="input format (default: suffix)")
+    predict.add_argument("--text-column", default="text", help="column with the reviews")
+    predict.add_argument("--output", choices=("table", "jsonl"), default="table")
+    predict.add_argument("--model", help=model_help)
+    predict.set_defaults(handler=cmd_predict)
+    generate = sub.add_parser("generate", help="continue a prompt with a character model")
+    generate.add_argument("--prompt", default="ROMEO:")
+    generate.add_argument("--length", type=int, default=500, help="characters to add")
+    generate.add_argument("--temperature", type=float, default=0.8)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--model", help=model_help)
+    generate.set_defaults(handler=cmd_generate)
+    forecast = sub.add_parser("forecast", help="continue the sine curve with a sine model")
+    forecast.add_argument("--start", type=float, default=0.0, help="x where the window starts")
+    forecast.add_argument("--steps", type=int, default=200, help="values to forecast")
+    forecast.add_argument("--plot", type=Path, default=Path("forecast.png"), help="PNG to write")
+    forecast.add_argument("--output", choices=("table", "jsonl"), default="table")
+    forecast.add_argument("--model", help=model_help)
+    forecast.set_defaults(handler=cmd_forecast)
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-key",
@@ -175,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
         add_common(command)
         command.set_defaults(handler=handler)
+    add_use_commands(sub)
     return parser
 
 

@@ -11,11 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from rnnlab.io import atomic_file
+
 
 def save(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_file(path) as tmp:  # an interrupted save never leaves a truncated image
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
 
 
@@ -68,6 +70,16 @@ def sine_fit(predicted: np.ndarray, real: np.ndarray, path: Path, title: str) ->
     ax.plot(real, label="real sin", linewidth=2)
     ax.plot(predicted, "--", label="predicted")
     ax.set_xlabel("test step")
+    ax.set_title(title)
+    ax.legend()
+    save(fig, path)
+
+
+def sine_forecast(table: pd.DataFrame, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.plot(table["x"], table["true"], label="sin(x)", linewidth=2)
+    ax.plot(table["x"], table["forecast"], "--", label="forecast (own outputs fed back)")
+    ax.set_xlabel("x")
     ax.set_title(title)
     ax.legend()
     save(fig, path)

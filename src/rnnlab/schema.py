@@ -81,6 +81,15 @@ class PoolModel:
 
 
 @dataclass
+class NaiveBayesModel:
+    type: str = "naive_bayes"
+    ngrams: int = 3
+    ngram_buckets: int = 1048576
+    w_adj: float = 0.4
+    r_adj: float = 10.0
+
+
+@dataclass
 class RecurrentModel:
     type: str = "recurrent"
     cell: str = "simple_rnn"
@@ -133,6 +142,7 @@ class SineLSTMModel:
 DATASETS = {"imdb": ImdbDataset, "shakespeare": ShakespeareDataset, "sine": SineDataset}
 MODELS = {
     "pool": PoolModel,
+    "naive_bayes": NaiveBayesModel,
     "recurrent": RecurrentModel,
     "looped_cells": LoopedCellsModel,
     "equation_rnn": EquationRNNModel,
@@ -141,6 +151,7 @@ MODELS = {
 }
 MODEL_TASK = {
     "pool": "imdb",
+    "naive_bayes": "imdb",
     "recurrent": "imdb",
     "looped_cells": "imdb",
     "equation_rnn": "imdb",
@@ -199,6 +210,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
     ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),
+    ("model.r_adj", lambda v: v > 0, "a number > 0"),
     ("model.ngram_buckets", lambda v: v >= 0, "an integer >= 0 (> 0 when ngrams > 1)"),
     ("model.cell", lambda v: v in ("simple_rnn", "lstm", "gru"), "simple_rnn, lstm or gru"),
     ("model.input_layout", lambda v: v in ("steps", "book"), "steps or book"),

@@ -224,25 +224,6 @@ def log_datasets(splits, cfg: DictConfig, data_dir: Path) -> None:
             log_input(dataset, SPLIT_CONTEXT[split])
 
 
-def log_model(model: keras.Model, sample) -> str:
-    import numpy as np
-    import tensorflow as tf
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(np.asarray(sample), np.asarray(model.predict(sample, verbose=0)))
-    info = mlflow.keras.log_model(
-        model,
-        name="model",
-        signature=signature,
-        pip_requirements=[
-            f"tensorflow-cpu=={tf.__version__}",
-            f"keras=={keras.__version__}",
-            f"numpy=={np.__version__}",
-        ],
-    )
-    return info.model_uri
-
-
 def write_run_file(model_dir: Path, run_id: str, model_uri: str) -> None:
     write_json(model_dir / RUN_FILE, {"run_id": run_id, "model_uri": model_uri})
 

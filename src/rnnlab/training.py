@@ -20,6 +20,7 @@ from rnnlab.datasets import Splits, load_splits, to_dataset
 from rnnlab.errors import ConfigError
 from rnnlab.io import atomic_dir, write_json
 from rnnlab.models import build_model
+from rnnlab.models.builders import adapt_to_training_data
 from rnnlab.settings import resolve_path
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def fit(
     x, y = splits.arrays["train"]
     if not model.built:  # subclassed models (looped cells) get their weights on first call
         model(x[:1])
+    adapt_to_training_data(model, x, y)
     steps = steps_per_epoch(len(x), trainer)
     loss, metrics = loss_and_metrics(splits.spec.task)
     model.compile(
@@ -146,6 +148,7 @@ def model_summary(model: keras.Model) -> str:
 def train(cfg: DictConfig, root: Path) -> dict:
     from rnnlab import tracking
     from rnnlab.plots import learning_curves
+    from rnnlab.serving import SERVING_DIR, save_and_log
 
     paths = experiment_paths(cfg, root)
     splits = load_splits(paths["data"], input_layout(cfg))
@@ -153,9 +156,15 @@ def train(cfg: DictConfig, root: Path) -> dict:
     with tracking.start_training_run(cfg, root, paths["checkpoint"]) as run:
         tracking.log_datasets(splits, cfg, paths["data"])
         model, history, seconds = fit(cfg, splits, paths["checkpoint"], [tracking.EpochLogger()])
-        model_uri = tracking.log_model(model, splits.arrays["train"][0][:2])
         with atomic_dir(paths["model_dir"]) as folder:
             model.save(folder / MODEL_FILE)
+            model_uri = save_and_log(
+                folder / SERVING_DIR,
+                splits.spec.task,
+                folder / MODEL_FILE,
+                paths["data"],
+                input_layout(cfg),
+            )
             info = {
                 "seconds": round(seconds, 1),
                 "epochs": len(history),

@@ -19,7 +19,6 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from rnnlab.data import text as text_vec
-from rnnlab.data.padding import pad_ragged
 from rnnlab.errors import DataError
 from rnnlab.io import atomic_dir, atomic_file, save_arrays, write_json
 
@@ -28,7 +27,6 @@ REVIEW = re.compile(
     r"aclImdb/(?P<split>train|test)/(?P<sentiment>pos|neg)/(?P<id>\d+)_(?P<rating>\d+)\.txt"
 )
 LABELS = {"neg": 0, "pos": 1}
-SPLITS = ("train", "val", "test")
 
 
 def parse_archive(archive: Path) -> pd.DataFrame:
@@ -96,8 +94,13 @@ def prepare(dataset, reviews: Path, output: Path) -> dict:
     vocabulary = text_vec.fit_vocabulary(splits["train"]["text"].to_numpy(), dataset.vocab_size)
     with atomic_dir(output) as folder:
         for name, part in splits.items():
-            values, row_splits = text_vec.encode(part["text"].to_numpy(), vocabulary)
-            x = pad_ragged(values, row_splits, dataset.max_len, dataset.padding, dataset.truncating)
+            x, _ = text_vec.vectorize(
+                part["text"].to_numpy(),
+                vocabulary,
+                dataset.max_len,
+                dataset.padding,
+                dataset.truncating,
+            )
             save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
             save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
         text_vec.save_vocabulary(folder / "vocab.txt", vocabulary)

@@ -32,6 +32,11 @@ def curves(dataset) -> dict[str, np.ndarray]:
     }
 
 
+def sample_spacing(dataset) -> float:
+    test_start = (dataset.train_examples + dataset.steps) * dataset.gap
+    return test_start / (dataset.train_examples + dataset.steps - 1)
+
+
 def split_windows(dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     curve = curves(dataset)
     x, y = make_windows(curve["train"], dataset.steps)
@@ -58,6 +63,9 @@ def prepare(dataset, output: Path) -> dict:
             "name": dataset.name,
             "layouts": list(LAYOUTS),
             "steps": dataset.steps,
+            "gap": dataset.gap,
+            # Exact distance between samples of seed 002's linspace (gap up to rounding).
+            "spacing": sample_spacing(dataset),
             "sizes": {s: len(arrays[f"y_{s}"]) for s in ("train", "val", "test")},
         }
         write_json(folder / "meta.json", meta)

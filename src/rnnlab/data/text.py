@@ -54,6 +54,23 @@ def encode(texts: list[str] | np.ndarray, vocabulary: list[str]) -> tuple[np.nda
     return ragged.flat_values.numpy(), ragged.row_splits.numpy()
 
 
+def vectorize(
+    texts: list[str] | np.ndarray,
+    vocabulary: list[str],
+    max_len: int,
+    padding: str,
+    truncating: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Padded token ids (rows, max_len) and each text's token count before padding.
+
+    The one path from raw reviews to model input, used by `prepare` and by the served models.
+    """
+    from rnnlab.data.padding import pad_ragged
+
+    values, row_splits = encode(texts, vocabulary)
+    return pad_ragged(values, row_splits, max_len, padding, truncating), np.diff(row_splits)
+
+
 def save_vocabulary(path: Path, vocabulary: list[str]) -> None:
     path.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
 

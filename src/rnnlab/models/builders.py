@@ -12,10 +12,12 @@ import keras
 
 from rnnlab.errors import ConfigError
 from rnnlab.models.layers import (
+    DistinctIds,
     EquationRNNCell,
     HashedNGrams,
     LoopedCellsClassifier,
     MaskedGlobalMax,
+    NaiveBayesLogit,
 )
 from rnnlab.schema import MODEL_TASK as TASKS
 
@@ -67,6 +69,23 @@ def build_pool(m, data: DataSpec) -> keras.Model:
     x = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name="embedding")(ids)
     x = keras.layers.GlobalAveragePooling1D(name="average")(x)
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
+
+
+def build_naive_bayes(m, data: DataSpec) -> keras.Model:
+    tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
+    ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
+    ids = DistinctIds(name="distinct")(ids)
+    logit = NaiveBayesLogit(data.vocab_size + m.ngram_buckets, m.w_adj, m.r_adj, name="nb")(ids)
+    probability = keras.layers.Activation("sigmoid", name="probability")(logit)
+    return keras.Model(tokens, probability, name="naive_bayes")
+
+
+def adapt_to_training_data(model: keras.Model, x, y) -> None:
+    """Data-dependent initialisation from the training split (the naive-Bayes ratios)."""
+    for layer in model.layers:
+        if isinstance(layer, NaiveBayesLogit):
+            features = keras.Model(model.inputs, layer.input)
+            layer.adapt(features.predict(x, batch_size=1024, verbose=0), y)
 
 
 def pool_sequence(x, pooling: str):
@@ -133,6 +152,7 @@ def build_sine_lstm(m, data: DataSpec) -> keras.Model:
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "pool": build_pool,
+    "naive_bayes": build_naive_bayes,
     "recurrent": build_recurrent,
     "equation_rnn": build_equation_rnn,
     "looped_cells": build_looped_cells,

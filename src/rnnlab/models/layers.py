@@ -162,3 +162,70 @@ class MaskedGlobalMax(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="rnnlab")
+class DistinctIds(keras.layers.Layer):
+    """Each row's ids sorted, repeats replaced by 0: a padded *set* of n-grams (binarised)."""
+
+    def call(self, ids):
+        ids = ops.sort(ids, axis=1)
+        repeat = ops.concatenate(
+            [ops.zeros_like(ids[:, :1], dtype="bool"), ids[:, 1:] == ids[:, :-1]], axis=1
+        )
+        return ops.where(repeat, ops.zeros_like(ids), ids)
+
+
+@keras.saving.register_keras_serializable(package="rnnlab")
+class NaiveBayesLogit(keras.layers.Layer):
+    """NBSVM-style logit over a set of feature ids (Wang & Manning 2012; fast.ai's NBSVM++).
+
+    logit = sum_i (w_i + w_adj) * r_i / r_adj + b, where r is the naive-Bayes log-count ratio
+    of feature i on the training split (fixed, set by `adapt`) and w is learned. Id 0 is
+    padding and has r = 0, so it never contributes.
+    """
+
+    def __init__(self, rows: int, w_adj: float = 0.4, r_adj: float = 10.0, **kwargs):
+        super().__init__(**kwargs)
+        self.rows, self.w_adj, self.r_adj = rows, w_adj, r_adj
+
+    def build(self, input_shape):
+        self.ratio = self.add_weight(
+            shape=(self.rows,), name="ratio", initializer="zeros", trainable=False
+        )
+        self.weight = self.add_weight(
+            shape=(self.rows,),
+            name="weight",
+            initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+        )
+        self.bias = self.add_weight(shape=(), name="bias", initializer="zeros")
+
+    def adapt(self, ids, labels, alpha: float = 1.0) -> None:
+        """Set r from binarised feature ids (N, L) and 0/1 labels of the training split."""
+        import numpy as np
+        from scipy import sparse
+
+        ids = np.asarray(ids)
+        rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+        present = sparse.csr_matrix(
+            (np.ones(ids.size, dtype=np.float32), (rows, ids.ravel())),
+            shape=(len(ids), self.rows),
+        )
+        present.data[:] = 1.0  # duplicates were summed; presence is what counts
+        positive = np.asarray(labels).ravel() == 1
+        p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
+        q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        ratio[0] = 0.0
+        self.ratio.assign(ratio.astype("float32"))
+
+    def call(self, ids):
+        r = ops.take(self.ratio, ids)
+        w = ops.take(self.weight, ids)
+        return ops.expand_dims(ops.sum((w + self.w_adj) * r / self.r_adj, axis=1) + self.bias, -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows, "w_adj": self.w_adj, "r_adj": self.r_adj}
