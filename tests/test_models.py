@@ -52,3 +52,77 @@ def test_unknown_model_type_lists_allowed() -> None:
         ConfigError, match=r"model.type='transformer' is unknown; allowed: \['char_rnn'"
     ):
         build_model(OmegaConf.create({"type": "transformer"}), DataSpec(task="imdb"))
+
+
+def test_hashed_ngrams_skip_padding_and_are_stable() -> None:
+    from rnnlab.models.layers import HashedNGrams
+
+    layer = HashedNGrams(vocab_size=100, ngrams=3, buckets=50)
+    tokens = np.array([[5, 6, 7, 0, 0], [5, 6, 7, 8, 0]], dtype="int32")
+    ids = np.asarray(layer(tokens))
+    assert ids.shape == (2, 5 + 4 + 3)
+    np.testing.assert_array_equal(ids[:, :5], tokens)  # unigrams are the tokens themselves
+    bigrams, trigrams = ids[:, 5:9], ids[:, 9:]
+    assert (bigrams[0, 2:] == 0).all() and (trigrams[0, 1:] == 0).all()  # touch padding
+    assert bigrams[0, 0] == bigrams[1, 0] and trigrams[0, 0] == trigrams[1, 0]  # same n-gram
+    assert ((ids[ids >= 100] >= 100) & (ids[ids >= 100] < 150)).all()
+    assert bigrams[1, 0] != bigrams[1, 1]
+
+
+def test_distinct_ids_keep_each_id_once() -> None:
+    from rnnlab.models.layers import DistinctIds
+
+    ids = np.asarray(DistinctIds()(np.array([[4, 2, 4, 0, 2, 9]], dtype="int32")))
+    assert sorted(ids[ids > 0].tolist()) == [2, 4, 9] and (ids == 0).sum() == 3
+
+
+def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
+    from rnnlab.models.builders import adapt_to_training_data
+
+    m = OmegaConf.create(
+        {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
+    )
+    model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
+    x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
+    y = np.array([1, 1, 0, 0])
+    adapt_to_training_data(model, x, y)
+    ratio = np.asarray(model.get_layer("nb").ratio)
+    assert ratio[0] == 0.0 and ratio[2] > 0 and ratio[3] > 0 and ratio[4] < 0 and ratio[5] < 0
+    assert ratio[3] == pytest.approx(ratio[2])  # presence, not counts: 3 twice in one review
+    # Unseen ids get smoothing alone: log of the ratio of the class totals (padding excluded).
+    positive_total, negative_total = 9 * 1.0 + 4, 9 * 1.0 + 3
+    assert ratio[7] == pytest.approx(np.log(negative_total / positive_total))
+    prob = model.predict(x, verbose=0).ravel()
+    assert (prob[:2] > 0.5).all() and (prob[2:] < 0.5).all()
+
+
+def test_masked_max_ignores_padded_steps() -> None:
+    from rnnlab.models.layers import MaskedGlobalMax
+
+    x = np.array([[[1.0], [-2.0], [9.0]]], dtype="float32")
+    mask = np.array([[True, True, False]])
+    assert float(np.asarray(MaskedGlobalMax()(x, mask=mask))[0, 0]) == 1.0
+
+
+def test_pooled_recurrent_outputs_ignore_padding() -> None:
+    m = OmegaConf.create(
+        {
+            "type": "recurrent",
+            "cell": "gru",
+            "embedding_dim": 4,
+            "units": [3],
+            "bidirectional": True,
+            "mask_padding": True,
+            "dropout": 0.0,
+            "recurrent_dropout": 0.0,
+            "dense_units": 0,
+            "pooling": "avg_max",
+            "embedding_dropout": 0.2,
+            "head_dropout": 0.2,
+        }
+    )
+    model = build_model(m, DataSpec("imdb", vocab_size=20, seq_len=6))
+    short = np.array([[5, 6, 7, 0, 0, 0]], dtype="int32")
+    longer = np.array([[5, 6, 7, 0, 0, 0], [5, 6, 7, 8, 9, 0]], dtype="int32")
+    a, b = model.predict(short, verbose=0), model.predict(longer, verbose=0)
+    assert a[0, 0] == pytest.approx(b[0, 0], abs=1e-6) and b[0, 0] != pytest.approx(b[1, 0])

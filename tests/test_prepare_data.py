@@ -151,3 +151,22 @@ def test_sine_follows_seed_002_generator(tmp_path: Path) -> None:
     np.testing.assert_array_equal(x_steps[:, :, 0], load_array(tmp_path, "x_test_book")[:, 0, :])
     test_curve = np.sin(np.linspace(test_start, test_start + 10.10, 1010, dtype=np.float32))
     np.testing.assert_array_equal(x_steps[0, :, 0], test_curve[:10])
+
+
+def test_training_batches_gather_every_example_once_per_epoch() -> None:
+    from rnnlab.datasets import to_dataset
+
+    x = np.arange(22).reshape(11, 2)
+    y = np.arange(11)
+    epochs = list(to_dataset(x, y, 4, True, seed=3).repeat(2))
+    labels = [b.numpy() for _, b in epochs]
+    assert [len(b) for b in labels] == [4, 4, 3, 4, 4, 3]
+    epoch1, epoch2 = np.concatenate(labels[:3]), np.concatenate(labels[3:])
+    assert sorted(epoch1) == list(range(11)) and sorted(epoch2) == list(range(11))
+    assert epoch1.tolist() != epoch2.tolist()  # reshuffled every epoch
+    for xs, ys in epochs:
+        np.testing.assert_array_equal(xs.numpy(), x[ys.numpy()])  # rows stay paired
+    again = [b.numpy().tolist() for _, b in to_dataset(x, y, 4, True, seed=3).repeat(2)]
+    assert again == [b.tolist() for b in labels]  # seeded
+    plain = np.concatenate([b.numpy() for _, b in to_dataset(x, y, 4, False, 0)])
+    assert plain.tolist() == list(range(11))

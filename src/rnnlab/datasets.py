@@ -46,8 +46,19 @@ def load_splits(folder: Path, layout: str = "steps") -> Splits:
 def to_dataset(
     x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int
 ) -> tf.data.Dataset:
-    """Batches straight from in-memory arrays; shuffling is seeded and reshuffled each epoch."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    """Batches gathered from in-memory arrays by (shuffled) index, as Keras' own adapter does.
+
+    Only the indices go through the shuffle buffer, and each batch is one `tf.gather` in the
+    graph, so there is no per-example work; shuffling is seeded and redone every epoch.
+    """
+    order = tf.data.Dataset.range(len(x))
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
+    batches = tf.data.Dataset.zip(order.batch(batch_size), arrays)
+    return batches.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def gather_batch(index: tf.Tensor, arrays: tuple[tf.Tensor, tf.Tensor]):
+    x, y = arrays
+    return tf.gather(x, index), tf.gather(y, index)

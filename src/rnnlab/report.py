@@ -46,7 +46,11 @@ def model_label(run: pd.Series) -> str:
         bi = "bi" if run.get("params.model.bidirectional") == "True" else ""
         return f"{bi}{run['params.model.cell']} {run['params.model.units']}"
     if kind == "char_rnn":
-        return f"char {run['params.model.cell']} {run['params.model.units']}"
+        layers = run.get("params.model.layers", "1")
+        depth = f"{layers}x" if layers not in ("1", None) else ""
+        return f"char {depth}{run['params.model.cell']} {run['params.model.units']}"
+    if kind in ("pool", "naive_bayes") and run.get("params.model.ngrams", "1") != "1":
+        return f"{kind} {run['params.model.ngrams']}-grams"
     return str(kind)
 
 

@@ -28,6 +28,7 @@ class Trainer:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     clipnorm: float | None = None
+    weight_decay: float = 0.0
     batch_size: int = 128
     epochs: int = 10
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
@@ -207,6 +208,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.recurrent_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.embedding_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("trainer.weight_decay", lambda v: v >= 0, "a number >= 0 (0 = no weight decay)"),
     ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
     ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),

@@ -70,6 +70,8 @@ def make_optimizer(trainer: DictConfig, total_steps: int) -> keras.optimizers.Op
             f"trainer.lr_schedule={trainer.lr_schedule!r} is unknown; allowed: constant, cosine"
         )
     kwargs = {"clipnorm": trainer.clipnorm} if trainer.get("clipnorm") else {}
+    if trainer.get("weight_decay"):
+        kwargs["weight_decay"] = trainer.weight_decay  # decoupled (AdamW-style) decay
     return OPTIMIZERS[trainer.optimizer](learning_rate=rate, **kwargs)
 
 

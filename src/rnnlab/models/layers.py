@@ -215,7 +215,9 @@ class NaiveBayesLogit(keras.layers.Layer):
         positive = np.asarray(labels).ravel() == 1
         p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
         q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
-        ratio = np.log((p / p.sum()) / (q / q.sum()))
+        p[0] = q[0] = 0.0  # padding is not a feature: keep it out of the normalisation
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log((p / p.sum()) / (q / q.sum()))
         ratio[0] = 0.0
         self.ratio.assign(ratio.astype("float32"))
 
