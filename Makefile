@@ -10,6 +10,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export RNNLAB_MIRROR
 # Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes) or all.
 SUITE ?= tuned
+# full (default) or quick: every experiment trains one short epoch, to see the pipeline work.
+PROFILE ?= full
 # Extra install groups, e.g. REMOTE_EXTRA=s3 for an S3 DVC remote.
 REMOTE_EXTRA ?=
 comma := ,
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 compose: install
-	$(VENV)/bin/rnnlab compose suite=$(SUITE)
+	$(VENV)/bin/rnnlab compose suite=$(SUITE) profile=$(PROFILE)
 
 repro: compose
 	$(VENV)/bin/dvc repro

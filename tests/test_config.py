@@ -48,3 +48,18 @@ def test_undeclared_dataset_variant_is_a_clear_error() -> None:
     params.experiments.imdb_lstm.dataset.name = "imdb_v5_len5"
     with pytest.raises(ConfigError, match="'imdb_v5_len5', which no prepare stage produces"):
         check_datasets_declared(params)
+
+
+def test_quick_profile_caps_every_experiment_and_full_leaves_them(tmp_path: Path) -> None:
+    full = OmegaConf.load(compose_params(["suite=all"], REPO, tmp_path / "full.yaml"))
+    quick = OmegaConf.load(
+        compose_params(["suite=all", "profile=quick"], REPO, tmp_path / "quick.yaml")
+    )
+    assert set(quick.experiments) == set(full.experiments) and len(full.experiments) > 20
+    for key, experiment in quick.experiments.items():
+        assert experiment.trainer.epochs == 1 and experiment.trainer.steps_per_epoch == 20
+        assert experiment.trainer.early_stopping.patience == 0
+        # Everything else is the experiment's own setting.
+        assert experiment.trainer.learning_rate == full.experiments[key].trainer.learning_rate
+        assert experiment.model == full.experiments[key].model
+    assert full.experiments.imdb_lstm.trainer.epochs == 12

@@ -23,10 +23,20 @@ def compose_params(
     output = output or root / PARAMS_FILE
     config_dir = str(root / CONFIG_DIR_NAME)
     compose_and_dump(output, config_dir, None, PIPELINE_CONFIG, str(root), overrides)
-    params = OmegaConf.load(output)
+    params = apply_profile(OmegaConf.load(output))
+    OmegaConf.save(params, output)
     validate_all(params)
     check_datasets_declared(params)
     return output
+
+
+def apply_profile(params):
+    """Merge the profile's trainer settings into every experiment (quick: 1 short epoch)."""
+    trainer = OmegaConf.select(params, "profile.trainer")
+    if trainer:
+        for experiment in params.get("experiments", {}).values():
+            experiment.trainer = OmegaConf.merge(experiment.trainer, trainer)
+    return params
 
 
 def validate_all(params) -> None:
