@@ -93,6 +93,11 @@ def require_tracking(root: Path) -> None:
 
 def cmd_train(args: argparse.Namespace, root: Path) -> None:
     require_tracking(root)
+    if args.multirun:
+        from rnnlab.sweep import multirun
+
+        multirun(args.overrides, root)
+        return
     from rnnlab.training import train
 
     result = train(run_config(args, root), root)
@@ -236,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
                 dest="sources",
                 action="append",
                 help="source name (repeatable; default: all)",
+            )
+        if name == "train":
+            command.add_argument(
+                "-m",
+                "--multirun",
+                action="store_true",
+                help="Hydra sweep: comma lists, hydra/launcher=joblib, hparams_search=...",
             )
         add_common(command)
         command.set_defaults(handler=handler)

@@ -37,6 +37,8 @@ TASK_EXPERIMENTS = {
     "shakespeare": "shakespeare-char-lm",
     "sine": "sine-regression",
 }
+# Set by `rnnlab train -m` for its jobs: the MLflow run id of the sweep's parent run.
+PARENT_RUN_ENV = "RNNLAB_PARENT_RUN_ID"
 REGISTERED_MODELS = {
     "imdb": "rnnlab-imdb",
     "shakespeare": "rnnlab-shakespeare",
@@ -164,6 +166,10 @@ def lineage_tags(cfg: DictConfig, root: Path, stage: str) -> dict[str, str]:
     }
     if exp_name := os.environ.get("DVC_EXP_NAME"):
         tags["dvc.exp_name"] = exp_name
+    if parent := os.environ.get(PARENT_RUN_ENV):
+        # A job of a Hydra sweep (`rnnlab train -m`): MLflow shows it under the sweep's run.
+        tags["mlflow.parentRunId"] = parent
+        tags["dvc.stage"] = "hydra multirun (outside the DVC pipeline)"
     return tags
 
 
