@@ -33,7 +33,7 @@ import numpy as np
 from rnnlab.datasets import load_splits
 from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run, load_params, repo_root
-from rnnlab.training import experiment_paths, fit, loss_and_metrics
+from rnnlab.training import experiment_paths, fit, loss_and_metrics, make_optimizer
 
 EXPERIMENTS = ["imdb_pool", "imdb_lstm", "imdb_gru", "imdb_naive_bayes"]
 
@@ -71,9 +71,10 @@ def plain_keras_epoch(cfg, splits) -> float:
     model = build_model(cfg.model, splits.spec)
     adapt_to_training_data(model, x, y)
     loss, metrics = loss_and_metrics(splits.spec.task)
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.trainer.learning_rate), loss=loss, metrics=metrics
-    )
+    # The experiment's own optimizer (learning rate, schedule, weight decay, clipping), so
+    # the two sides differ only in the input path and the pipeline's callbacks.
+    total_steps = cfg.trainer.steps_per_epoch * cfg.trainer.epochs
+    model.compile(optimizer=make_optimizer(cfg.trainer, total_steps), loss=loss, metrics=metrics)
     timer = EpochTimes()
     model.fit(
         x,
