@@ -52,6 +52,7 @@ def sweep_runs(root: Path) -> tuple[dict, list]:
     return parents[0], children
 
 
+@pytest.mark.slow  # a Hydra app plus two training processes: ~1 min; the default suite stays < 10 min
 def test_joblib_multirun_nests_one_run_per_job_and_leaves_pipeline_outputs(
     sweep_project: Path,
 ) -> None:
@@ -75,6 +76,7 @@ def test_joblib_multirun_nests_one_run_per_job_and_leaves_pipeline_outputs(
     assert not (sweep_project / "models").exists()  # the DVC pipeline's outputs are untouched
 
 
+@pytest.mark.slow
 def test_optuna_sweep_runs_trials_under_one_parent(sweep_project: Path) -> None:
     train_multirun(
         sweep_project,
