@@ -21,9 +21,8 @@ from pathlib import Path
 from rnnlab.datasets import load_splits
 from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run, repo_root
+from rnnlab.sweep import OBJECTIVE
 from rnnlab.training import experiment_paths, fit, input_layout
-
-BEST = {"imdb": ("val_accuracy", max), "shakespeare": ("val_loss", min), "sine": ("val_rmse", min)}
 
 
 def read_sweep(path: Path) -> list[tuple[str, list[str]]]:
@@ -43,7 +42,7 @@ def run_one(label: str, overrides: list[str], root: Path) -> dict:
         model, history, seconds = fit(cfg, splits, checkpoint)
     finally:
         shutil.rmtree(checkpoint, ignore_errors=True)
-    key, pick = BEST[splits.spec.task]
+    key, pick = OBJECTIVE[splits.spec.task]
     best = pick(history[key])
     return {
         "label": label,

@@ -34,8 +34,8 @@ def open_model(uri: str | None, task: str, root: Path):
     return serving.load(uri, task)
 
 
-def input_format(path: str, given: str | None) -> str:
-    fmt = given or Path(path).suffix.lstrip(".").lower() or "txt"
+def input_format(path: str) -> str:
+    fmt = Path(path).suffix.lstrip(".").lower() or "txt"
     fmt = {"json": "jsonl", "ndjson": "jsonl", "text": "txt"}.get(fmt, fmt)
     if fmt not in TEXT_FORMATS:
         raise DataError(
@@ -48,22 +48,17 @@ def read_reviews(path: str, fmt: str | None, column: str) -> pd.DataFrame:
     """Reviews from a txt (one per line), CSV or JSONL file, or '-' for stdin."""
     import pandas as pd
 
-    fmt = input_format(path, fmt if path != "-" else fmt or "txt")
-    source = io.StringIO(sys.stdin.read()) if path == "-" else path
     if path != "-" and not Path(path).is_file():
         raise DataError(f"{path} does not exist; give a txt, csv or jsonl file, or - for stdin")
+    fmt = fmt or ("txt" if path == "-" else input_format(path))
     try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         if fmt == "txt":
-            text = (
-                source.getvalue()
-                if isinstance(source, io.StringIO)
-                else Path(path).read_text(encoding="utf-8")
-            )
             frame = pd.DataFrame({column: [line for line in text.splitlines() if line.strip()]})
         elif fmt == "csv":
-            frame = pd.read_csv(source, dtype={column: "string"}, keep_default_na=False)
+            frame = pd.read_csv(io.StringIO(text), dtype={column: "string"}, keep_default_na=False)
         else:
-            frame = pd.read_json(source, lines=True, dtype={column: "string"})
+            frame = pd.read_json(io.StringIO(text), lines=True, dtype={column: "string"})
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
     if column not in frame.columns:

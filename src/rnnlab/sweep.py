@@ -51,7 +51,7 @@ def run_job(cfg: DictConfig, root: Path) -> float:
     result = train(cfg, root)
     key, best = OBJECTIVE[cfg.dataset.task]
     value = float(best(result["history"][key]))
-    mlflow.set_tracking_uri(tracking.tracking_uri(root))
+    tracking.connect(root)
     with mlflow.start_run(run_id=result["run_id"]):
         mlflow.log_metric(f"best_{key}", value)
     return value
@@ -95,6 +95,6 @@ def multirun(overrides: list[str], root: Path) -> None:
     finally:
         sys.argv = argv
         os.environ.pop(tracking.PARENT_RUN_ENV, None)
-        mlflow.set_tracking_uri(tracking.tracking_uri(root))
+        tracking.connect(root)
         mlflow.MlflowClient().set_terminated(parent)
     print(f"sweep logged under MLflow parent run {parent}")
