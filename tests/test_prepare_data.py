@@ -64,6 +64,47 @@ def test_validation_reviews_are_held_out_of_train(reviews: Path, tmp_path: Path)
     assert len(train_ids | val_ids) == 40
 
 
+def runs_of_consecutive_ids(ids: np.ndarray) -> list[int]:
+    ids = np.sort(ids)
+    breaks = np.flatnonzero(np.diff(ids) != 1)
+    return np.diff(np.concatenate([[0], breaks + 1, [len(ids)]])).tolist()
+
+
+def test_block_validation_keeps_runs_of_consecutive_ids_together() -> None:
+    ids = np.arange(1000)
+    table = pd.DataFrame(
+        {
+            "split": ["train"] * 2000 + ["test"] * 2,
+            "id": np.concatenate([ids, ids, [0, 1]]),
+            "label": [0] * 1000 + [1] * 1000 + [0, 1],
+            "text": "x",
+        }
+    )
+    splits = imdb.split_train_val(table, val_fraction=0.2, seed=3, block_size=100)
+    val = splits["val"]
+    for label in (0, 1):
+        # 10 blocks of 100 ids per label, 2 of them for validation: whole runs of 100.
+        assert runs_of_consecutive_ids(val[val["label"] == label]["id"].to_numpy()) in (
+            [100, 100],
+            [200],
+        )
+    assert len(splits["train"]) == 1600 and len(val) == 400
+    train_keys = set(zip(splits["train"]["label"], splits["train"]["id"], strict=True))
+    assert not train_keys & set(zip(val["label"], val["id"], strict=True))
+    again = imdb.split_train_val(table, val_fraction=0.2, seed=3, block_size=100)
+    assert again["val"].equals(val)  # seeded
+
+
+def test_block_validation_on_a_small_table_still_holds_out_a_share(reviews: Path) -> None:
+    splits = imdb.split_train_val(pd.read_parquet(reviews), 0.25, 1, block_size=100)
+    val = splits["val"]
+    assert sorted(val["label"].value_counts().tolist()) == [5, 5]  # 20 ids -> 4 blocks of 5
+    assert all(
+        runs_of_consecutive_ids(val[val["label"] == label]["id"].to_numpy()) == [5]
+        for label in (0, 1)
+    )
+
+
 def test_arrays_are_padded_as_configured(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
     imdb.prepare(imdb_dataset(max_len=40, padding="pre"), reviews, out)

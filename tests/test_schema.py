@@ -36,6 +36,14 @@ BAD = [
         ["trainer.lr_schedule=step"],
         r"trainer.lr_schedule='step' is invalid; allowed: constant or cosine",
     ),
+    (
+        ["trainer.strategy=horovod"],
+        r"trainer.strategy='horovod' is invalid; allowed: default, mirrored, multi_worker",
+    ),
+    (
+        ["dataset.val_block_size=-1"],
+        r"dataset.val_block_size=-1 is invalid; allowed: an integer >= 0",
+    ),
     (["trainer.early_stopping.patience=-2"], r"patience=-2 is invalid; allowed: an integer >= 0"),
     (["dataset.max_len=0"], r"dataset.max_len=0 is invalid; allowed: a positive integer"),
     (["dataset.vocab_size=2"], r"dataset.vocab_size=2 is invalid; allowed: an integer > 2"),

@@ -14,6 +14,9 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationE
 
 from rnnlab.errors import ConfigError
 
+# trainer.strategy values (rnnlab.distribute builds them).
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
 
 @dataclass
 class EarlyStopping:
@@ -35,6 +38,7 @@ class Trainer:
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
     seed: int = 42
+    strategy: str = "default"
 
 
 @dataclass
@@ -47,6 +51,7 @@ class ImdbDataset:
     truncating: str = "post"
     val_fraction: float = 0.2
     split_seed: int = 42
+    val_block_size: int = 0
     name: str = MISSING
 
 
@@ -182,12 +187,22 @@ RULES: list[tuple[str, Any, str]] = [
     ("dataset.train_examples", positive, "a positive integer"),
     ("dataset.test_examples", positive, "a positive integer"),
     ("dataset.gap", positive, "a positive number"),
+    (
+        "dataset.val_block_size",
+        lambda v: v >= 0,
+        "an integer >= 0 (0 = random validation reviews, N = blocks of N consecutive ids)",
+    ),
     ("dataset.padding", lambda v: v in ("pre", "post"), "pre or post"),
     ("dataset.truncating", lambda v: v in ("pre", "post"), "pre or post"),
     (
         "trainer.optimizer",
         lambda v: v in ("adam", "rmsprop", "adagrad", "sgd"),
         "adam, rmsprop, adagrad or sgd",
+    ),
+    (
+        "trainer.strategy",
+        lambda v: v in STRATEGIES,
+        f"{', '.join(STRATEGIES)} (tf.distribute; multi_worker reads TF_CONFIG)",
     ),
     ("trainer.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
     ("trainer.learning_rate", positive, "a positive number"),

@@ -205,6 +205,19 @@ def start_training_run(cfg: DictConfig, root: Path, checkpoint: Path):
     return run
 
 
+def log_distribution(strategy) -> None:
+    """How the run was spread: strategy class, replicas in sync, and how many workers."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    workers = len(resolver.cluster_spec().as_dict().get("worker", [])) if resolver else 1
+    mlflow.set_tags(
+        {
+            "distribute.strategy": type(strategy).__name__,
+            "distribute.replicas": str(strategy.num_replicas_in_sync),
+            "distribute.workers": str(max(workers, 1)),
+        }
+    )
+
+
 SPLIT_CONTEXT = {"train": "training", "val": "validation", "test": "test"}
 LOG_INPUT_ATTEMPTS = 4
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import keras
 import pandas as pd
+import tensorflow as tf
 from omegaconf import DictConfig
 
 from rnnlab.datasets import Splits, load_splits, to_dataset
+from rnnlab.distribute import is_chief, make_strategy, shard_by_batch, worker_label
 from rnnlab.errors import ConfigError
 from rnnlab.io import atomic_dir, write_json
 from rnnlab.models import build_model
@@ -107,28 +109,41 @@ def start_fresh_if_not_resuming(checkpoint: Path) -> None:
         shutil.rmtree(checkpoint, ignore_errors=True)
 
 
-def fit(
-    cfg: DictConfig, splits: Splits, checkpoint: Path, extra_callbacks: list | None = None
-) -> tuple[keras.Model, pd.DataFrame, float]:
-    trainer = cfg.trainer
-    keras.utils.set_random_seed(trainer.seed)
+def build_and_compile(cfg: DictConfig, splits: Splits, total_steps: int) -> keras.Model:
     model = build_model(cfg.model, splits.spec)
     x, y = splits.arrays["train"]
     if not model.built:  # subclassed models (looped cells) get their weights on first call
         model(x[:1])
     adapt_to_training_data(model, x, y)
-    steps = steps_per_epoch(len(x), trainer)
     loss, metrics = loss_and_metrics(splits.spec.task)
-    model.compile(
-        optimizer=make_optimizer(trainer, steps * trainer.epochs), loss=loss, metrics=metrics
-    )
+    model.compile(optimizer=make_optimizer(cfg.trainer, total_steps), loss=loss, metrics=metrics)
+    return model
+
+
+def fit(
+    cfg: DictConfig,
+    splits: Splits,
+    checkpoint: Path,
+    extra_callbacks: list | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> tuple[keras.Model, pd.DataFrame, float]:
+    trainer = cfg.trainer
+    strategy = strategy or make_strategy(trainer.strategy)
+    keras.utils.set_random_seed(trainer.seed)
+    x, y = splits.arrays["train"]
+    steps = steps_per_epoch(len(x), trainer)
+    with strategy.scope():  # variables are created as the strategy's replicated variables
+        model = build_and_compile(cfg, splits, steps * trainer.epochs)
     has_val = splits.has("val")
     validation = (
-        to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0) if has_val else None
+        shard_by_batch(to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0), strategy)
+        if has_val
+        else None
     )
+    training_data = to_dataset(x, y, trainer.batch_size, shuffle=True, seed=trainer.seed)
     started = time.perf_counter()
     model.fit(
-        to_dataset(x, y, trainer.batch_size, shuffle=True, seed=trainer.seed).repeat(),
+        shard_by_batch(training_data.repeat(), strategy),
         epochs=trainer.epochs,
         steps_per_epoch=steps,
         validation_data=validation,
@@ -152,12 +167,18 @@ def train(cfg: DictConfig, root: Path) -> dict:
     from rnnlab.plots import learning_curves
     from rnnlab.serving import SERVING_DIR, save_and_log
 
+    strategy = make_strategy(cfg.trainer.strategy)  # first: collectives configure at start-up
     paths = experiment_paths(cfg, root)
     splits = load_splits(paths["data"], input_layout(cfg))
+    if not is_chief(strategy):
+        return train_as_worker(cfg, splits, paths["checkpoint"], strategy)
     start_fresh_if_not_resuming(paths["checkpoint"])
     with tracking.start_training_run(cfg, root, paths["checkpoint"]) as run:
         tracking.log_datasets(splits, cfg, paths["data"])
-        model, history, seconds = fit(cfg, splits, paths["checkpoint"], [tracking.EpochLogger()])
+        tracking.log_distribution(strategy)
+        model, history, seconds = fit(
+            cfg, splits, paths["checkpoint"], [tracking.EpochLogger()], strategy
+        )
         with atomic_dir(paths["model_dir"]) as folder:
             model.save(folder / MODEL_FILE)
             model_uri = save_and_log(
@@ -186,6 +207,20 @@ def train(cfg: DictConfig, root: Path) -> dict:
         "model_path": paths["model_dir"] / MODEL_FILE,
         "run_id": run.info.run_id,
     }
+
+
+def train_as_worker(
+    cfg: DictConfig, splits: Splits, checkpoint_root: Path, strategy: tf.distribute.Strategy
+) -> dict:
+    """A non-chief worker of a multi-worker run: it trains its share in lock step with the
+    chief but logs nothing and writes no outputs; its resumable state lives in a folder of
+    its own beside the chief's, so a shared file system sees no two writers."""
+    checkpoint = checkpoint_root.with_name(f"{checkpoint_root.name}.{worker_label(strategy)}")
+    start_fresh_if_not_resuming(checkpoint)
+    _, history, seconds = fit(cfg, splits, checkpoint, strategy=strategy)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    log.info("worker %s of %s done: %d epochs", worker_label(strategy), cfg.name, len(history))
+    return {"history": history, "seconds": seconds, "model_path": None, "run_id": None}
 
 
 def mlflow_artifacts(cfg: DictConfig, model: keras.Model, plots: Path, info: dict) -> None:
