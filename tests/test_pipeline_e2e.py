@@ -1,4 +1,8 @@
-"""End-to-end `dvc repro` of the whole pipeline on tiny generated data, fast profile."""
+"""End-to-end `dvc repro` of the whole pipeline on tiny generated data, fast profile.
+
+It runs the smoke suite (one experiment per task), so every stage type runs for every task;
+every experiment config of every suite is trained by tests/test_experiments.py.
+"""
 
 import json
 import re
@@ -13,14 +17,16 @@ from rnnlab.compose import compose_params
 from .conftest import run
 
 FAST = {"epochs": 1, "steps_per_epoch": 2, "validation_steps": 1, "batch_size": 8}
+SUITE = "suite=smoke"
 
 
 def fast_overrides(project: Path, extra: list[str] = ()) -> list[str]:
+    compose_params([SUITE], project)
     experiments = OmegaConf.load(project / "params.yaml").experiments
     overrides = [
         f"experiments.{key}.trainer.{k}={v}" for key in experiments for k, v in FAST.items()
     ]
-    return [*overrides, *extra]
+    return [SUITE, *overrides, *extra]
 
 
 def ran_stages(stdout: str) -> set[str]:
@@ -31,12 +37,13 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     compose_params(fast_overrides(project), project)
     first = run(["dvc", "repro"], project)
     experiments = sorted(OmegaConf.load(project / "params.yaml").experiments)
+    assert experiments == ["imdb_pool", "shakespeare_char_gru", "sine_lstm"]
     assert {f"train@{e}" for e in experiments} <= ran_stages(first.stdout)
 
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     shown = {Path(p).stem for p in next(iter(metrics.values()))["data"]}
     assert shown == set(experiments)
-    imdb = json.loads((project / "metrics" / "imdb_gru.json").read_text())
+    imdb = json.loads((project / "metrics" / "imdb_pool.json").read_text())
     assert 0 <= imdb["test_accuracy"] <= 1 and imdb["test_examples"] == 40
     char = json.loads((project / "metrics" / "shakespeare_char_gru.json").read_text())
     assert char["val_bits_per_char"] > 0
@@ -45,7 +52,7 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
         .read_text()
         .startswith("ROMEO:")
     )
-    history = (project / "plots" / "imdb_gru" / "history.csv").read_text().splitlines()
+    history = (project / "plots" / "imdb_pool" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 2
     assert (project / "models" / "sine_lstm" / "model.keras").is_file()
 
@@ -65,7 +72,7 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     assert time.perf_counter() - started < 10
 
     compose_params(
-        fast_overrides(project, ["experiments.imdb_gru.trainer.learning_rate=0.01"]), project
+        fast_overrides(project, ["experiments.imdb_pool.trainer.learning_rate=0.01"]), project
     )
     rerun = ran_stages(run(["dvc", "repro"], project).stdout)
-    assert rerun == {"train@imdb_gru", "evaluate@imdb_gru", "compare", "promote"}
+    assert rerun == {"train@imdb_pool", "evaluate@imdb_pool", "compare", "promote"}
