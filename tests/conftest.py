@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -19,6 +20,7 @@ from rnnlab.data import imdb
 from rnnlab.stages import prepare
 
 REPO = Path(__file__).resolve().parents[1]
+RNNLAB = str(Path(sys.executable).parent / "rnnlab")
 PROJECT_FILES = [
     "conf",
     "dvc.yaml",
@@ -163,3 +165,27 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 root,
             )
     return root
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (all bound at once, so no duplicates)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def training_root(tiny_root: Path, target: Path) -> Path:
+    """A project root for `rnnlab train` subprocesses: the tiny prepared data and conf/."""
+    shutil.copytree(tiny_root / "data", target / "data")
+    shutil.copytree(REPO / "conf", target / "conf")
+    return target
+
+
+def rnnlab_env(root: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `rnnlab` subprocess working in `root` (embedded MLflow store)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TF_CONFIG")}
+    return env | {"RNNLAB_ROOT": str(root)} | extra

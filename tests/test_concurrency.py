@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from .conftest import RNNLAB
 from .test_resilience import root  # noqa: F401  (fixture: tiny data + conf in a fresh root)
 from .test_tracking import mlflow_server  # noqa: F401  (fixture: real server on a free port)
 
-RNNLAB = str(Path(sys.executable).parent / "rnnlab")
 EPOCHS = 3
 
 

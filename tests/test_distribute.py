@@ -8,11 +8,7 @@ experiment together; the result is compared with a single-process run of the sam
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -25,9 +21,8 @@ from rnnlab.errors import ConfigError
 from rnnlab.settings import compose_run
 from rnnlab.training import fit, input_layout
 
-from .conftest import REPO
+from .conftest import REPO, RNNLAB, free_ports, rnnlab_env, training_root
 
-RNNLAB = str(Path(sys.executable).parent / "rnnlab")
 # No dropout, no early stopping: the two runs take the same optimisation steps, so they may
 # only differ by the order of floating-point sums in the cross-worker all-reduce.
 SINE = [
@@ -43,30 +38,9 @@ SINE = [
 MULTI_WORKER_RTOL = 1e-4
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def tf_config(ports: list[int], index: int) -> str:
     workers = [f"127.0.0.1:{p}" for p in ports]
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-
-
-def project_root(tiny_root: Path, target: Path) -> Path:
-    shutil.copytree(tiny_root / "data", target / "data")
-    shutil.copytree(REPO / "conf", target / "conf")
-    return target
-
-
-def env_for(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "TF_CONFIG")}
-    return env | {"RNNLAB_ROOT": str(root)} | extra
 
 
 def history(root: Path) -> pd.DataFrame:
@@ -76,15 +50,17 @@ def history(root: Path) -> pd.DataFrame:
 def test_two_workers_train_one_experiment_like_a_single_process(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    single = project_root(tiny_root, tmp_path / "single")
-    subprocess.run([RNNLAB, "train", *SINE], env=env_for(single), check=True, capture_output=True)
+    single = training_root(tiny_root, tmp_path / "single")
+    subprocess.run(
+        [RNNLAB, "train", *SINE], env=rnnlab_env(single), check=True, capture_output=True
+    )
 
-    cluster = project_root(tiny_root, tmp_path / "cluster")
+    cluster = training_root(tiny_root, tmp_path / "cluster")
     ports = free_ports(2)
     workers = [
         subprocess.Popen(
             [RNNLAB, "train", *SINE, "trainer.strategy=multi_worker"],
-            env=env_for(cluster, TF_CONFIG=tf_config(ports, index)),
+            env=rnnlab_env(cluster, TF_CONFIG=tf_config(ports, index)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -149,10 +125,10 @@ def test_multi_worker_without_a_cluster_spec_is_a_clear_error(raw: str | None, m
 def test_cli_multi_worker_without_tf_config_fails_before_training(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    root = project_root(tiny_root, tmp_path / "root")
+    root = training_root(tiny_root, tmp_path / "root")
     result = subprocess.run(
         [RNNLAB, "train", *SINE, "trainer.strategy=multi_worker"],
-        env=env_for(root),
+        env=rnnlab_env(root),
         capture_output=True,
         text=True,
     )

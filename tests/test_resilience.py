@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +18,8 @@ from rnnlab.datasets import load_splits
 from rnnlab.settings import compose_run
 from rnnlab.training import fit, input_layout
 
-from .conftest import REPO
+from .conftest import REPO, RNNLAB, rnnlab_env, training_root
 
-RNNLAB = str(Path(sys.executable).parent / "rnnlab")
 SINE = [
     "experiment=sine_lstm",
     "trainer.epochs=6",
@@ -38,15 +35,7 @@ RESUME_RTOL = 0.10
 
 @pytest.fixture
 def root(tiny_root: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    shutil.copytree(tiny_root / "data", root / "data")
-    shutil.copytree(REPO / "conf", root / "conf")
-    return root
-
-
-def env_for(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    return env | {"RNNLAB_ROOT": str(root)}
+    return training_root(tiny_root, tmp_path / "root")
 
 
 def history(path: Path) -> list[dict[str, float]]:
@@ -61,13 +50,13 @@ def completed_epochs(root: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
-    subprocess.run([RNNLAB, "train", *SINE], env=env_for(root), check=True, capture_output=True)
+    subprocess.run([RNNLAB, "train", *SINE], env=rnnlab_env(root), check=True, capture_output=True)
     uninterrupted = history(root / "plots" / "sine_lstm" / "history.csv")
     shutil.rmtree(root / "models")
 
     process = subprocess.Popen(
         [RNNLAB, "train", *SINE],
-        env=env_for(root),
+        env=rnnlab_env(root),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -81,7 +70,7 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
     assert (root / "checkpoints" / "sine_lstm" / "backup").exists()
     assert not (root / "models" / "sine_lstm").exists()  # nothing half-written
 
-    subprocess.run([RNNLAB, "train", *SINE], env=env_for(root), check=True, capture_output=True)
+    subprocess.run([RNNLAB, "train", *SINE], env=rnnlab_env(root), check=True, capture_output=True)
     resumed = history(root / "plots" / "sine_lstm" / "history.csv")
     assert [row["epoch"] for row in resumed] == [0, 1, 2, 3, 4, 5]
     assert resumed[:done_before_kill] == uninterrupted[:done_before_kill]  # restored, not retrained

@@ -28,7 +28,7 @@ from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run
 from rnnlab.training import train
 
-from .conftest import REPO
+from .conftest import REPO, free_ports
 
 TINY = ["trainer.batch_size=8", "trainer.early_stopping.patience=0"]
 RUNS = {
@@ -235,17 +235,9 @@ def test_forecast_prints_values_and_writes_a_plot(in_project: Path, capsys, tmp_
     assert code == 2 and "--steps must be a positive integer" in err
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_mlflow_models_serve_scores_reviews_over_http(in_project: Path, tmp_path: Path) -> None:
-    port = free_port()
+    (port,) = free_ports()
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": tracking.tracking_uri(in_project),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from rnnlab.promotion import promote
 from rnnlab.settings import compose_run
 from rnnlab.training import train
 
-from .conftest import REPO
+from .conftest import REPO, free_ports
 
 FAST = [
     "trainer.epochs=2",
@@ -44,12 +43,6 @@ EXPECTED_ARTIFACTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def fresh_root(tiny_root: Path, tmp_path: Path) -> Path:
     """A project root with the tiny prepared data and an empty tracking store."""
@@ -60,7 +53,7 @@ def fresh_root(tiny_root: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
+    (port,) = free_ports()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
@@ -171,7 +164,7 @@ def test_real_server_logs_everything(
 def test_unreachable_server_fails_before_training(
     fresh_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    uri = f"http://127.0.0.1:{free_port()}"
+    uri = f"http://127.0.0.1:{free_ports()[0]}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     cfg = compose_run(["experiment=imdb_gru", *FAST], REPO)
     with pytest.raises(
@@ -184,7 +177,7 @@ def test_unreachable_server_fails_before_training(
 def test_cli_reports_unreachable_server(fresh_root: Path) -> None:
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_ports()[0]}",
         "RNNLAB_ROOT": str(REPO),
     }
     result = subprocess.run(
