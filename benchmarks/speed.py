@@ -35,7 +35,7 @@ from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run, load_params, repo_root
 from rnnlab.training import experiment_paths, fit, loss_and_metrics, make_optimizer
 
-EXPERIMENTS = ["imdb_pool", "imdb_lstm", "imdb_gru", "imdb_naive_bayes"]
+EXPERIMENTS = ["imdb_pool", "imdb_lstm", "imdb_gru", "imdb_naive_bayes", "shakespeare_char_gru"]
 
 
 class EpochTimes(keras.callbacks.Callback):
