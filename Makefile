@@ -37,8 +37,12 @@ repro: compose
 retrain: install
 	$(VENV)/bin/rnnlab retrain suite=$(SUITE)
 
+# The default suite runs in two pytest-xdist workers, one test file each at a time (files
+# share fixtures such as a trained champion), in collection order, which tests/conftest.py
+# starts with the longest files; the slow tests stay serial (they time kills).
+TEST_WORKERS ?= 2
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-slow: install
 	$(VENV)/bin/python -m pytest -q -m slow

@@ -5,7 +5,7 @@
    (`model.fit(x, y)` on the same NumPy arrays, same model and seed). Each side trains
    2 epochs of `--steps` batches; the second epoch is timed (the first traces the graph).
    Sides alternate `--repeats` times; medians are reported.
-2. MLflow logging overhead per epoch: `tracking.EpochLogger` (what every epoch logs) into a
+2. MLflow logging overhead per epoch: `training.EpochLogger` (what every epoch logs) into a
    fresh sqlite store, as a share of that model's epoch time.
 3. IMDB prepare of all 50,000 reviews (vocabulary, encoding, padding, saving), in-process.
 4. No-op `dvc repro` of the whole pipeline (run where the pipeline is reproduced).
@@ -56,6 +56,7 @@ def experiment(name: str, steps: int, root: Path):
 
 
 def pipeline_epoch(cfg, splits) -> float:
+    keras.backend.clear_session()  # each side starts from an empty graph state
     timer = EpochTimes()
     with tempfile.TemporaryDirectory() as checkpoint:
         fit(cfg, splits, Path(checkpoint), [timer])
@@ -66,6 +67,7 @@ def plain_keras_epoch(cfg, splits) -> float:
     from rnnlab.models import build_model
     from rnnlab.models.builders import adapt_to_training_data
 
+    keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.trainer.seed)
     x, y = splits.arrays["train"]
     model = build_model(cfg.model, splits.spec)
@@ -89,9 +91,11 @@ def plain_keras_epoch(cfg, splits) -> float:
     return timer.seconds[-1]
 
 
-def throughput(root: Path, steps: int, repeats: int) -> tuple[list[str], dict[str, float]]:
+def throughput(
+    root: Path, steps: int, repeats: int, experiments: list[str]
+) -> tuple[list[str], dict[str, float]]:
     rows, epoch_seconds = [], {}
-    for name in EXPERIMENTS:
+    for name in experiments:
         cfg = experiment(name, steps, root)
         splits = load_splits(experiment_paths(cfg, root)["data"])
         samples = steps * cfg.trainer.batch_size
@@ -107,7 +111,7 @@ def throughput(root: Path, steps: int, repeats: int) -> tuple[list[str], dict[st
 
 
 def mlflow_overhead(epoch_seconds: dict[str, float], epochs: int = 30) -> list[str]:
-    from rnnlab.tracking import EpochLogger
+    from rnnlab.training import EpochLogger
 
     with tempfile.TemporaryDirectory() as store:
         mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
@@ -186,6 +190,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="batches per timed epoch")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the report here (markdown)")
+    parser.add_argument("--experiments", nargs="+", default=EXPERIMENTS, metavar="NAME")
     args = parser.parse_args()
     root = repo_root()
     lines = [
@@ -194,7 +199,7 @@ def main() -> None:
         "| model | pipeline samples/s | plain Keras samples/s | ratio |",
         "|---|---|---|---|",
     ]
-    rows, epoch_seconds = throughput(root, args.steps, args.repeats)
+    rows, epoch_seconds = throughput(root, args.steps, args.repeats, args.experiments)
     lines += [*rows, "", "| measurement | value |", "|---|---|"]
     lines += mlflow_overhead(epoch_seconds)
     lines.append(prepare_seconds(root))

@@ -31,6 +31,26 @@ PROJECT_FILES = [
     ".gitignore",
     "src",
 ]
+# The longest files (measured under `make test`: e2e ~230 s, experiments ~180 s, serving and
+# distribute ~60 s each) go first, so with two xdist workers taking whole files in this order
+# (`--no-loadscope-reorder`; xdist would otherwise start with the files of most tests) no
+# worker is left running the end-to-end test alone at the end.
+LONGEST_FIRST = (
+    "test_pipeline_e2e.py",
+    "test_experiments.py",
+    "test_serving.py",
+    "test_distribute.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a file and among the rest is kept
+
+
 POSITIVE_WORDS = ["great", "wonderful", "superb", "moving", "brilliant"]
 NEGATIVE_WORDS = ["awful", "boring", "dreadful", "waste", "terrible"]
 

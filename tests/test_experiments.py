@@ -17,7 +17,13 @@ from rnnlab.training import fit, input_layout
 
 from .conftest import REPO
 
-EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+# seed001_looped_cells builds the same hand-looped model type as imdb_looped_cells (~40 s
+# each, tracing 80 Python-looped steps); the default run trains one, `make test-slow` both.
+SLOW_TWINS = {"seed001_looped_cells"}
+EXPERIMENTS = [
+    pytest.param(p.stem, marks=pytest.mark.slow) if p.stem in SLOW_TWINS else p.stem
+    for p in sorted((REPO / "conf" / "experiment").glob("*.yaml"))
+]
 FAST = [
     "trainer.epochs=1",
     "trainer.steps_per_epoch=1",

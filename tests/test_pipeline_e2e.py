@@ -55,6 +55,9 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     history = (project / "plots" / "imdb_pool" / "history.csv").read_text().splitlines()
     assert history[0].startswith("epoch") and len(history) == 2
     assert (project / "models" / "sine_lstm" / "model.keras").is_file()
+    # imdb_pool refits on train+val (trainer.refit): its refit history is inside a DVC output.
+    refit = (project / "models" / "imdb_pool" / "refit_history.csv").read_text().splitlines()
+    assert refit[0] == "epoch,accuracy,loss" and len(refit) == 2
 
     leaderboard = (project / "reports" / "leaderboard.md").read_text()
     assert all(f"| {e} |" in leaderboard for e in experiments)

@@ -41,6 +41,16 @@ BAD = [
         r"trainer.strategy='horovod' is invalid; allowed: default, mirrored, multi_worker",
     ),
     (
+        ["experiment=shakespeare_char_gru", "trainer.refit=true"],
+        r"trainer.refit=true would train on the validation text that Shakespeare's evaluation "
+        r"scores \(it has no test split\); set trainer.refit=false",
+    ),
+    (
+        ["experiment=seed002_sine", "trainer.refit=true"],
+        r"trainer.refit=true needs a validation split to choose the epoch count, but "
+        r"dataset.val_fraction=0.0; set a fraction or refit=false",
+    ),
+    (
         ["dataset.val_block_size=-1"],
         r"dataset.val_block_size=-1 is invalid; allowed: an integer >= 0",
     ),

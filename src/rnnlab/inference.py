@@ -90,7 +90,9 @@ def predict_reviews(model, reviews: pd.DataFrame) -> pd.DataFrame:
 
 def render(table: pd.DataFrame, fmt: str, text_width: int = 60) -> str:
     if fmt == "jsonl":
-        return table.to_json(orient="records", lines=True, force_ascii=False)
+        # pandas keeps 10 decimals by default, which flattens confident probabilities
+        # (6.190167e-06 -> 6.1902e-06); 15 is its maximum.
+        return table.to_json(orient="records", lines=True, force_ascii=False, double_precision=15)
     shown = table.copy()
     if "text" in shown:
         shown["text"] = shown["text"].map(lambda t: t if len(t) <= text_width else t[:57] + "...")

@@ -76,6 +76,7 @@ def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
                 if target is None
                 else bool(ours >= target if higher else ours <= target),
                 "epochs": run.get("metrics.epochs_trained"),
+                "refit_epochs": run.get("metrics.refit_epochs"),
                 "train_seconds": run.get("metrics.train_seconds"),
                 "run_id": run["run_id"],
             }
@@ -92,6 +93,14 @@ def fmt(value, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def epochs_label(row: pd.Series) -> str:
+    """Epochs of the validation run, plus those of the refit on train+val if there was one."""
+    refit = row.get("refit_epochs")
+    if refit is None or pd.isna(refit):
+        return fmt(row["epochs"], 0)
+    return f"{fmt(row['epochs'], 0)} + {fmt(refit, 0)} refit"
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -115,7 +124,7 @@ def to_markdown(table: pd.DataFrame) -> str:
             lines.append(
                 f"| {r['experiment']} | {r['model']} | {fmt(r['ours'], digits)} | "
                 f"{fmt(r['published'], digits)} | {r['published_source']} | "
-                f"{fmt(r['target'], digits)} | {met} | {fmt(r['epochs'], 0)} | "
+                f"{fmt(r['target'], digits)} | {met} | {epochs_label(r)} | "
                 f"{fmt(r['train_seconds'], 0)} |"
             )
         lines.append("")

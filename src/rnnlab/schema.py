@@ -39,6 +39,7 @@ class Trainer:
     validation_steps: int | None = None
     seed: int = 42
     strategy: str = "default"
+    refit: bool = False
 
 
 @dataclass
@@ -303,6 +304,7 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             f"model.ngrams={model.ngrams} needs model.ngram_buckets > 0 (hash buckets for the "
             "n-gram ids, e.g. 200000)"
         )
+    check_refit(checked)
     task = MODEL_TASK[model.type]
     if task != dataset.task:
         fitting = ", ".join(k for k, t in MODEL_TASK.items() if t == dataset.task)
@@ -311,3 +313,20 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             f"{dataset.task!r}; for {dataset.task} use model.type in: {fitting}"
         )
     return checked
+
+
+def check_refit(cfg: DictConfig) -> None:
+    """Refitting on train+val needs a validation split to pick the epochs, and a final score
+    that is not read from that split (Shakespeare is scored on its validation tail)."""
+    if not cfg.trainer.refit:
+        return
+    if cfg.dataset.task == "shakespeare":
+        raise ConfigError(
+            "trainer.refit=true would train on the validation text that Shakespeare's "
+            "evaluation scores (it has no test split); set trainer.refit=false"
+        )
+    if not cfg.dataset.val_fraction:
+        raise ConfigError(
+            f"trainer.refit=true needs a validation split to choose the epoch count, but "
+            f"dataset.val_fraction={cfg.dataset.val_fraction}; set a fraction or refit=false"
+        )

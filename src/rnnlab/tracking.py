@@ -19,7 +19,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import keras
 import mlflow
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -173,20 +172,11 @@ def lineage_tags(cfg: DictConfig, root: Path, stage: str) -> dict[str, str]:
     return tags
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """Per-epoch train/validation metrics, one point per epoch (step = epoch index)."""
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        metrics = {k: float(v) for k, v in (logs or {}).items()}
-        if metrics:
-            mlflow.log_metrics(metrics, step=epoch)
-
-
 def resumable_run_id(checkpoint: Path) -> str | None:
+    from rnnlab.training import can_resume
+
     path = checkpoint / RUN_FILE
-    return (
-        read_json(path)["run_id"] if (checkpoint / "backup").exists() and path.is_file() else None
-    )
+    return read_json(path)["run_id"] if can_resume(checkpoint) and path.is_file() else None
 
 
 def start_training_run(cfg: DictConfig, root: Path, checkpoint: Path):

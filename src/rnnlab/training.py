@@ -1,8 +1,13 @@
 """train(cfg): build the model from config, fit with validation, save model.keras.
 
+With `trainer.refit: true` the validation run only chooses the number of epochs (the best
+epoch of early stopping); a fresh model is then trained on train+val for that many epochs
+and kept, as the published IMDB baselines train on all 25,000 training reviews.
+
 Resumable: keras.callbacks.BackupAndRestore keeps the last completed epoch in
 `checkpoints/<experiment>/` (outside DVC outputs, which DVC clears before a stage runs), so
-a killed run continues from there on the next `dvc repro` / `rnnlab train`.
+a killed run continues from there on the next `dvc repro` / `rnnlab train`; a finished
+selection run is remembered there too (`selected.json`), so only the refit resumes.
 """
 
 from __future__ import annotations
@@ -10,17 +15,20 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import mlflow
+import numpy as np
 import pandas as pd
 import tensorflow as tf
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.datasets import Splits, load_splits, to_dataset
 from rnnlab.distribute import is_chief, make_strategy, shard_by_batch, worker_label
 from rnnlab.errors import ConfigError
-from rnnlab.io import atomic_dir, write_json
+from rnnlab.io import atomic_dir, read_json, write_json
 from rnnlab.models import build_model
 from rnnlab.models.builders import adapt_to_training_data
 from rnnlab.settings import resolve_path
@@ -28,6 +36,8 @@ from rnnlab.settings import resolve_path
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
+REFIT_HISTORY_FILE = "refit_history.csv"
+SELECTED_FILE = "selected.json"  # the finished selection run of a refit, kept for resuming
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "rmsprop": keras.optimizers.RMSprop,
@@ -103,9 +113,31 @@ def callbacks(
     return found
 
 
+class EpochLogger(keras.callbacks.Callback):
+    """Per-epoch train/validation metrics, one point per epoch (step = epoch index).
+
+    A refit on train+val logs under its own prefix ("refit_loss", ...), so its curves do not
+    overwrite the selection run's at the same steps.
+    """
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        metrics = {f"{self.prefix}{k}": float(v) for k, v in (logs or {}).items()}
+        if metrics:
+            mlflow.log_metrics(metrics, step=epoch)
+
+
+def can_resume(checkpoint: Path) -> bool:
+    """An interrupted epoch loop (a backup) or a finished selection run waiting for its refit."""
+    return (checkpoint / "backup").exists() or (checkpoint / SELECTED_FILE).is_file()
+
+
 def start_fresh_if_not_resuming(checkpoint: Path) -> None:
     """A history without a backup to resume from belongs to an older run: drop it."""
-    if not (checkpoint / "backup").exists():
+    if not can_resume(checkpoint):
         shutil.rmtree(checkpoint, ignore_errors=True)
 
 
@@ -152,8 +184,91 @@ def fit(
         verbose=2,
     )
     seconds = time.perf_counter() - started
-    history = pd.read_csv(checkpoint / HISTORY_FILE)
+    # CSVLogger adds empty val_* columns to runs without validation; they say nothing.
+    history = pd.read_csv(checkpoint / HISTORY_FILE).dropna(axis="columns", how="all")
     return model, history, seconds
+
+
+@dataclass
+class Fitted:
+    """The model to keep and how it was trained (refit_* stay empty without a refit)."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    seconds: float
+    refit_history: pd.DataFrame | None = None
+    refit_seconds: float = 0.0
+
+    def info(self) -> dict:
+        info = {"seconds": round(self.seconds + self.refit_seconds, 1), "epochs": len(self.history)}
+        if self.refit_history is not None:
+            info |= {
+                "refit_epochs": len(self.refit_history),
+                "refit_seconds": round(self.refit_seconds, 1),
+            }
+        return info | {"params": self.model.count_params()}
+
+
+def best_epoch_count(history: pd.DataFrame, trainer: DictConfig) -> int:
+    """Epochs up to the one early stopping restored (all of them without early stopping)."""
+    stopping = trainer.early_stopping
+    if stopping.patience == 0 or not stopping.restore_best_weights:
+        return len(history)
+    scores = history[stopping.monitor]
+    # Keras' "auto" mode: accuracy-like monitors are maximised, the rest minimised.
+    best = (
+        scores.idxmax()
+        if "acc" in stopping.monitor or "auc" in stopping.monitor
+        else scores.idxmin()
+    )
+    return int(history.index.get_loc(best)) + 1
+
+
+def train_and_val(splits: Splits) -> Splits:
+    x = np.concatenate([splits.arrays["train"][0], splits.arrays["val"][0]])
+    y = np.concatenate([splits.arrays["train"][1], splits.arrays["val"][1]])
+    return Splits(splits.spec, {"train": (x, y)}, splits.vocabulary)
+
+
+def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
+    fixed = {"trainer": {"epochs": epochs, "early_stopping": {"patience": 0}}}
+    return OmegaConf.merge(cfg, fixed)
+
+
+def select_epochs(
+    cfg: DictConfig, splits: Splits, checkpoint: Path, callbacks_: list, strategy
+) -> tuple[keras.Model | None, pd.DataFrame, float]:
+    """The validation run; with a refit coming, its outcome is saved so a resume skips it."""
+    selected = checkpoint / SELECTED_FILE
+    if selected.is_file():  # a resumed refit: the selection run already finished
+        history = pd.read_csv(checkpoint / HISTORY_FILE)
+        return None, history, read_json(selected)["seconds"]
+    model, history, seconds = fit(cfg, splits, checkpoint, callbacks_, strategy)
+    if cfg.trainer.refit:
+        write_json(selected, {"seconds": seconds, "epochs": best_epoch_count(history, cfg.trainer)})
+    return model, history, seconds
+
+
+def fit_to_keep(
+    cfg: DictConfig, splits: Splits, checkpoint: Path, callbacks_for, strategy
+) -> Fitted:
+    """Fit with validation and, with trainer.refit, refit on train+val for the chosen epochs.
+
+    `callbacks_for(prefix)` gives the extra callbacks of each phase ("" or "refit_").
+    """
+    model, history, seconds = select_epochs(cfg, splits, checkpoint, callbacks_for(""), strategy)
+    if not cfg.trainer.refit:
+        return Fitted(model, history, seconds)
+    epochs = read_json(checkpoint / SELECTED_FILE)["epochs"]
+    log.info("%s: refitting on train+val for %d epochs", cfg.name, epochs)
+    refit, refit_history, refit_seconds = fit(
+        refit_config(cfg, epochs),
+        train_and_val(splits),
+        checkpoint / "refit",
+        callbacks_for("refit_"),
+        strategy,
+    )
+    return Fitted(refit, history, seconds, refit_history, refit_seconds)
 
 
 def model_summary(model: keras.Model) -> str:
@@ -176,9 +291,14 @@ def train(cfg: DictConfig, root: Path) -> dict:
     with tracking.start_training_run(cfg, root, paths["checkpoint"]) as run:
         tracking.log_datasets(splits, cfg, paths["data"])
         tracking.log_distribution(strategy)
-        model, history, seconds = fit(
-            cfg, splits, paths["checkpoint"], [tracking.EpochLogger()], strategy
+        fitted = fit_to_keep(
+            cfg,
+            splits,
+            paths["checkpoint"],
+            lambda prefix: [EpochLogger(prefix)],
+            strategy,
         )
+        model, history = fitted.model, fitted.history
         with atomic_dir(paths["model_dir"]) as folder:
             model.save(folder / MODEL_FILE)
             model_uri = save_and_log(
@@ -188,22 +308,21 @@ def train(cfg: DictConfig, root: Path) -> dict:
                 paths["data"],
                 input_layout(cfg),
             )
-            info = {
-                "seconds": round(seconds, 1),
-                "epochs": len(history),
-                "params": model.count_params(),
-            }
+            info = fitted.info()
             write_json(folder / "train_info.json", info)
+            if fitted.refit_history is not None:
+                fitted.refit_history.to_csv(folder / REFIT_HISTORY_FILE, index=False)
             tracking.write_run_file(folder, run.info.run_id, model_uri)
         paths["plots"].mkdir(parents=True, exist_ok=True)
         history.to_csv(paths["plots"] / HISTORY_FILE, index=False)
         learning_curves(history, paths["plots"] / "learning_curves.png", cfg.name)
-        mlflow_artifacts(cfg, model, paths["plots"], info)
+        mlflow_artifacts(cfg, model, paths, info)
     shutil.rmtree(paths["checkpoint"], ignore_errors=True)
-    log.info("trained %s: %d epochs in %.1f s", cfg.name, len(history), seconds)
+    log.info("trained %s: %s", cfg.name, info)
     return {
         "history": history,
-        "seconds": seconds,
+        "refit_history": fitted.refit_history,
+        "seconds": info["seconds"],
         "model_path": paths["model_dir"] / MODEL_FILE,
         "run_id": run.info.run_id,
     }
@@ -217,24 +336,39 @@ def train_as_worker(
     its own beside the chief's, so a shared file system sees no two writers."""
     checkpoint = checkpoint_root.with_name(f"{checkpoint_root.name}.{worker_label(strategy)}")
     start_fresh_if_not_resuming(checkpoint)
-    _, history, seconds = fit(cfg, splits, checkpoint, strategy=strategy)
+    fitted = fit_to_keep(cfg, splits, checkpoint, lambda _: [], strategy)
     shutil.rmtree(checkpoint, ignore_errors=True)
-    log.info("worker %s of %s done: %d epochs", worker_label(strategy), cfg.name, len(history))
-    return {"history": history, "seconds": seconds, "model_path": None, "run_id": None}
+    log.info("worker %s of %s done: %s", worker_label(strategy), cfg.name, fitted.info())
+    return {
+        "history": fitted.history,
+        "refit_history": fitted.refit_history,
+        "seconds": fitted.info()["seconds"],
+        "model_path": None,
+        "run_id": None,
+    }
 
 
-def mlflow_artifacts(cfg: DictConfig, model: keras.Model, plots: Path, info: dict) -> None:
+def mlflow_artifacts(
+    cfg: DictConfig, model: keras.Model, paths: dict[str, Path], info: dict
+) -> None:
     import mlflow
     from omegaconf import OmegaConf
 
     mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     mlflow.log_text(model_summary(model), "model_summary.txt")
-    mlflow.log_artifact(str(plots / HISTORY_FILE), "training")
-    mlflow.log_artifact(str(plots / "learning_curves.png"), "training")
-    mlflow.log_metrics(
-        {
-            "train_seconds": info["seconds"],
-            "epochs_trained": info["epochs"],
-            "model_params": info["params"],
-        }
-    )
+    plots, model_dir = paths["plots"], paths["model_dir"]
+    for path in (
+        plots / HISTORY_FILE,
+        model_dir / REFIT_HISTORY_FILE,
+        plots / "learning_curves.png",
+    ):
+        if path.is_file():
+            mlflow.log_artifact(str(path), "training")
+    metrics = {
+        "train_seconds": info["seconds"],
+        "epochs_trained": info["epochs"],
+        "model_params": info["params"],
+    }
+    if "refit_epochs" in info:
+        metrics |= {"refit_epochs": info["refit_epochs"], "refit_seconds": info["refit_seconds"]}
+    mlflow.log_metrics(metrics)

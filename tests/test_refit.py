@@ -1,0 +1,146 @@
+"""trainer.refit: the validation run picks the epochs, a fresh model trains on train+val."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from rnnlab.datasets import load_splits
+from rnnlab.schema import validate_experiment
+from rnnlab.settings import compose_run
+from rnnlab.training import (
+    SELECTED_FILE,
+    best_epoch_count,
+    fit_to_keep,
+    input_layout,
+    train,
+)
+
+from .conftest import REPO, training_root
+
+POOL = [
+    "experiment=imdb_pool",
+    "trainer.batch_size=8",
+    "trainer.epochs=3",
+    "trainer.early_stopping.patience=0",
+    "trainer.refit=true",
+]
+
+
+class Recorder(keras.callbacks.Callback):
+    """What each fit phase was given: its batches per epoch and the epochs it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: int | None = None
+        self.epochs: list[int] = []
+
+    def on_train_begin(self, logs=None) -> None:
+        self.steps = self.params["steps"]
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.epochs.append(epoch)
+
+
+class Interrupt(Recorder):
+    """Stops the process-like flow after the first epoch, as a kill would."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        super().on_epoch_end(epoch, logs)
+        raise KeyboardInterrupt
+
+
+def history(**columns: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"epoch": range(len(next(iter(columns.values())))), **columns})
+
+
+def trainer(monitor: str = "val_loss", patience: int = 2, restore: bool = True):
+    return compose_run(
+        [
+            "experiment=imdb_pool",
+            f"trainer.early_stopping.monitor={monitor}",
+            f"trainer.early_stopping.patience={patience}",
+            f"trainer.early_stopping.restore_best_weights={restore}",
+        ],
+        REPO,
+    ).trainer
+
+
+def test_best_epoch_count_follows_what_early_stopping_restores() -> None:
+    losses = history(val_loss=[0.6, 0.4, 0.45, 0.5], val_accuracy=[0.6, 0.7, 0.8, 0.75])
+    assert best_epoch_count(losses, trainer()) == 2
+    assert best_epoch_count(losses, trainer(monitor="val_accuracy")) == 3  # maximised
+    assert best_epoch_count(losses, trainer(patience=0)) == 4  # no early stopping: all
+    assert best_epoch_count(losses, trainer(restore=False)) == 4  # last weights are kept
+
+
+def splits_and_config(tiny_root: Path, overrides: list[str]):
+    cfg = validate_experiment(compose_run(overrides, REPO))
+    folder = tiny_root / "data" / "prepared" / cfg.dataset.name
+    return cfg, load_splits(folder, input_layout(cfg))
+
+
+def test_refit_trains_a_fresh_model_on_train_and_val(tiny_root: Path, tmp_path: Path) -> None:
+    cfg, splits = splits_and_config(tiny_root, POOL)
+    n_train, n_val = len(splits.arrays["train"][0]), len(splits.arrays["val"][0])
+    phases = {"": Recorder(), "refit_": Recorder()}
+    fitted = fit_to_keep(cfg, splits, tmp_path / "ckpt", lambda p: [phases[p]], None)
+
+    assert phases[""].steps == -(-n_train // 8)
+    assert phases["refit_"].steps == -(-(n_train + n_val) // 8)  # every labelled review
+    assert phases["refit_"].epochs == [0, 1, 2]  # patience 0: all epochs of the selection
+    assert list(fitted.refit_history["epoch"]) == [0, 1, 2]
+    assert "val_loss" in fitted.history and "val_loss" not in fitted.refit_history
+    info = fitted.info()
+    assert info["epochs"] == 3 and info["refit_epochs"] == 3
+    assert info["seconds"] == pytest.approx(fitted.seconds + fitted.refit_seconds, abs=0.1)
+
+
+def test_interrupted_refit_resumes_without_repeating_the_selection(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    cfg, splits = splits_and_config(tiny_root, POOL)
+    checkpoint = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit_to_keep(cfg, splits, checkpoint, lambda p: [Interrupt() if p else Recorder()], None)
+    assert json.loads((checkpoint / SELECTED_FILE).read_text())["epochs"] == 3
+    assert (checkpoint / "refit" / "backup").exists()
+
+    phases = {"": Recorder(), "refit_": Recorder()}
+    fitted = fit_to_keep(cfg, splits, checkpoint, lambda p: [phases[p]], None)
+    assert phases[""].steps is None  # the selection run was not repeated
+    assert phases["refit_"].epochs == [1, 2]  # the refit continued after its first epoch
+    assert list(fitted.history["epoch"]) == [0, 1, 2]
+    assert list(fitted.refit_history["epoch"]) == [0, 1, 2]
+
+
+def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_path: Path) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    cfg = validate_experiment(compose_run([*POOL, "trainer.early_stopping.patience=1"], REPO))
+    result = train(cfg, root)
+
+    selected = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
+    refit = pd.read_csv(root / "models" / "imdb_pool" / "refit_history.csv")
+    epochs = best_epoch_count(selected, cfg.trainer)
+    assert len(refit) == epochs and result["refit_history"].equals(refit)
+    info = json.loads((root / "models" / "imdb_pool" / "train_info.json").read_text())
+    assert info["epochs"] == len(selected) and info["refit_epochs"] == epochs
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    run = client.get_run(result["run_id"])
+    assert run.data.params["trainer.refit"] == "True"
+    assert run.data.metrics["refit_epochs"] == epochs
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "refit_loss")] == list(
+        range(epochs)
+    )
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == len(selected)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "training")}
+    assert "training/refit_history.csv" in artifacts
+    assert not (root / "checkpoints" / "imdb_pool").exists()
+    mlflow.set_tracking_uri(None)
