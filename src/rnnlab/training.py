@@ -181,6 +181,7 @@ def fit(
         validation_data=validation,
         validation_steps=trainer.validation_steps if has_val else None,
         callbacks=callbacks(trainer, checkpoint, has_val) + (extra_callbacks or []),
+        shuffle=False,  # to_dataset shuffles; Keras ignores (and warns about) it for datasets
         verbose=2,
     )
     seconds = time.perf_counter() - started
