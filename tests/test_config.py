@@ -63,3 +63,15 @@ def test_quick_profile_caps_every_experiment_and_full_leaves_them(tmp_path: Path
         assert experiment.trainer.learning_rate == full.experiments[key].trainer.learning_rate
         assert experiment.model == full.experiments[key].model
     assert full.experiments.imdb_lstm.trainer.epochs == 12
+
+
+def test_dvc_parses_params_yaml_with_the_c_parser() -> None:
+    # DVC parses params.yaml once per stage it checks (36 in the tuned suite); with the
+    # pure-Python parser that is most of a no-op `dvc repro`.
+    from dvc.utils.serialize._yaml import parse_yaml
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    text = (REPO / "params.yaml").read_text(encoding="utf-8")
+    assert yaml.load(text) == parse_yaml(text, "params.yaml")
+    assert type(yaml.parser).__name__ == "CParser"
