@@ -10,8 +10,8 @@ import pytest
 
 from rnnlab.datasets import load_splits
 from rnnlab.errors import ConfigError
-from rnnlab.evaluation import load_model
 from rnnlab.generation import CharGenerator
+from rnnlab.models import load_model
 from rnnlab.settings import compose_run
 from rnnlab.training import fit, input_layout
 

@@ -22,8 +22,9 @@ import pytest
 from mlflow import MlflowClient
 
 from rnnlab import cli, tracking
-from rnnlab.evaluation import evaluate, load_model
+from rnnlab.evaluation import evaluate
 from rnnlab.io import load_array
+from rnnlab.models import load_model
 from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run
 from rnnlab.training import train

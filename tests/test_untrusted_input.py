@@ -13,8 +13,8 @@ from omegaconf import OmegaConf
 
 from rnnlab.data import imdb
 from rnnlab.errors import DataError
-from rnnlab.evaluation import load_model
 from rnnlab.io import load_array
+from rnnlab.models import load_model
 
 from .conftest import make_imdb_archive
 

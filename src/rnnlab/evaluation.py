@@ -20,6 +20,7 @@ from rnnlab import plots
 from rnnlab.datasets import Splits, load_splits, to_dataset
 from rnnlab.generation import CharGenerator
 from rnnlab.io import write_json
+from rnnlab.models import load_model
 from rnnlab.training import MODEL_FILE, experiment_paths, input_layout
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,6 @@ EVAL_BATCH = 256
 SAMPLE_PROMPT = "ROMEO:"
 SAMPLE_LENGTH = 500
 SAMPLE_TEMPERATURE = 0.8
-
-
-def load_model(path: Path) -> keras.Model:
-    # safe_mode: a .keras file may not smuggle arbitrary code (lambda layers) into this process.
-    import rnnlab.data.text
-    import rnnlab.models.layers  # noqa: F401  (registers the custom objects)
-
-    return keras.saving.load_model(path, safe_mode=True)
 
 
 def evaluate_imdb(model: keras.Model, splits: Splits, out: Path, name: str) -> dict:

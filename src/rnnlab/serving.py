@@ -34,18 +34,8 @@ from rnnlab.io import read_json
 
 SERVING_DIR = "serving"
 TASK_METADATA = "rnnlab_task"
-INPUT_COLUMN = {"imdb": "text", "shakespeare": "prompt", "sine": "start"}
 PREDICT_BATCH = 256
 LABELS = ("negative", "positive")  # IMDB label 0 / 1
-
-
-def load_keras(path: str | Path):
-    import keras
-
-    import rnnlab.models.layers  # noqa: F401  (registers the custom layers)
-
-    # safe_mode: a model file may not smuggle arbitrary code (lambda layers) into a server.
-    return keras.saving.load_model(path, safe_mode=True)
 
 
 def input_column(model_input: Any, column: str) -> pd.Series:
@@ -72,8 +62,9 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from rnnlab.data.text import load_vocabulary
+        from rnnlab.models import load_model
 
-        self.model = load_keras(context.artifacts["model"])
+        self.model = load_model(context.artifacts["model"])
         self.vocabulary = load_vocabulary(Path(context.artifacts["vocabulary"]))
         self.settings = read_json(Path(context.artifacts["preprocessing"]))
 
@@ -81,7 +72,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
         self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         try:
-            texts = review_texts(input_column(model_input, "text"))
+            texts = review_texts(input_column(model_input, INPUTS["imdb"][1]))
         except RnnlabError as exc:
             raise user_error(exc) from exc
         return self.classify(texts)
@@ -124,16 +115,17 @@ class CharSampler(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from rnnlab.generation import CharGenerator
+        from rnnlab.models import load_model
 
         vocabulary = read_json(Path(context.artifacts["vocabulary"]))
-        self.generator = CharGenerator(load_keras(context.artifacts["model"]), vocabulary)
+        self.generator = CharGenerator(load_model(context.artifacts["model"]), vocabulary)
 
     def predict(
         self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         p = {**CHAR_PARAMS, **(params or {})}
         try:
-            prompts = [str(x) for x in input_column(model_input, "prompt")]
+            prompts = [str(x) for x in input_column(model_input, INPUTS["shakespeare"][1])]
             texts = [
                 self.generator.generate(
                     prompt, int(p["length"]), float(p["temperature"]), int(p["seed"])
@@ -153,7 +145,9 @@ class SineForecaster(mlflow.pyfunc.PythonModel):
     """Start x -> the next `steps` values of sin, each predicted from the previous window."""
 
     def load_context(self, context) -> None:
-        self.model = load_keras(context.artifacts["model"])
+        from rnnlab.models import load_model
+
+        self.model = load_model(context.artifacts["model"])
         self.settings = read_json(Path(context.artifacts["preprocessing"]))
 
     def predict(
@@ -163,7 +157,7 @@ class SineForecaster(mlflow.pyfunc.PythonModel):
         try:
             if steps <= 0:
                 raise ConfigError(f"steps must be a positive integer, got {steps}")
-            starts = pd.to_numeric(input_column(model_input, "start"), errors="raise")
+            starts = pd.to_numeric(input_column(model_input, INPUTS["sine"][1]), errors="raise")
         except (RnnlabError, ValueError) as exc:
             raise user_error(ConfigError(f"bad sine forecast input: {exc}")) from exc
         return pd.concat([self.forecast(float(start), steps) for start in starts])
@@ -192,43 +186,41 @@ class SineForecaster(mlflow.pyfunc.PythonModel):
 WRAPPERS = {"imdb": ReviewClassifier, "shakespeare": CharSampler, "sine": SineForecaster}
 
 
+# Each task's columns, (MLflow type, name): what a client sends and what it gets back.
+INPUTS = {
+    "imdb": ("string", "text"),
+    "shakespeare": ("string", "prompt"),
+    "sine": ("double", "start"),
+}
+OUTPUTS = {
+    "imdb": [
+        ("double", "probability"),
+        ("string", "label"),
+        ("long", "tokens"),
+        ("long", "unknown_tokens"),
+    ],
+    "shakespeare": [("string", "text")],
+    "sine": [
+        ("double", "start"),
+        ("long", "step"),
+        ("double", "x"),
+        ("double", "forecast"),
+        ("double", "true"),
+    ],
+}
+PREDICT_PARAMS = {"imdb": {}, "shakespeare": CHAR_PARAMS, "sine": SINE_PARAMS}
+PARAM_TYPES = {int: "long", float: "double"}
+
+
 def signature(task: str) -> ModelSignature:
-    if task == "imdb":
-        return ModelSignature(
-            inputs=Schema([ColSpec("string", "text")]),
-            outputs=Schema(
-                [
-                    ColSpec("double", "probability"),
-                    ColSpec("string", "label"),
-                    ColSpec("long", "tokens"),
-                    ColSpec("long", "unknown_tokens"),
-                ]
-            ),
-        )
-    if task == "shakespeare":
-        return ModelSignature(
-            inputs=Schema([ColSpec("string", "prompt")]),
-            outputs=Schema([ColSpec("string", "text")]),
-            params=ParamSchema(
-                [
-                    ParamSpec("length", "long", CHAR_PARAMS["length"]),
-                    ParamSpec("temperature", "double", CHAR_PARAMS["temperature"]),
-                    ParamSpec("seed", "long", CHAR_PARAMS["seed"]),
-                ]
-            ),
-        )
+    params = [
+        ParamSpec(name, PARAM_TYPES[type(default)], default)
+        for name, default in PREDICT_PARAMS[task].items()
+    ]
     return ModelSignature(
-        inputs=Schema([ColSpec("double", "start")]),
-        outputs=Schema(
-            [
-                ColSpec("double", "start"),
-                ColSpec("long", "step"),
-                ColSpec("double", "x"),
-                ColSpec("double", "forecast"),
-                ColSpec("double", "true"),
-            ]
-        ),
-        params=ParamSchema([ParamSpec("steps", "long", SINE_PARAMS["steps"])]),
+        inputs=Schema([ColSpec(*INPUTS[task])]),
+        outputs=Schema([ColSpec(*column) for column in OUTPUTS[task]]),
+        params=ParamSchema(params) if params else None,
     )
 
 
@@ -238,7 +230,7 @@ def preprocessing(task: str, meta: dict, input_layout: str) -> dict:
         return {k: meta[k] for k in ("vocab_size", "max_len", "padding", "truncating")}
     if task == "sine":
         return {"steps": meta["steps"], "spacing": meta["spacing"], "input_layout": input_layout}
-    return {"seq_len": meta.get("seq_len")}
+    return {}  # shakespeare: the vocabulary is all a prompt needs
 
 
 def requirements() -> list[str]:
