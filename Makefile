@@ -10,7 +10,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export RNNLAB_MIRROR
 # Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes) or all.
 SUITE ?= tuned
-# full (default) or quick: every experiment trains one short epoch, to see the pipeline work.
+# full (default) or quick: every experiment trains one short epoch and is scored on 2,000
+# held-out examples, to see the pipeline work.
 PROFILE ?= full
 # Extra install groups, e.g. REMOTE_EXTRA=s3 for an S3 DVC remote.
 REMOTE_EXTRA ?=

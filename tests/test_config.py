@@ -59,6 +59,8 @@ def test_quick_profile_caps_every_experiment_and_full_leaves_them(tmp_path: Path
     for key, experiment in quick.experiments.items():
         assert experiment.trainer.epochs == 1 and experiment.trainer.steps_per_epoch == 20
         assert experiment.trainer.early_stopping.patience == 0
+        assert experiment.evaluation.max_examples == 2000
+        assert "evaluation" not in full.experiments[key]
         # Everything else is the experiment's own setting.
         assert experiment.trainer.learning_rate == full.experiments[key].trainer.learning_rate
         assert experiment.model == full.experiments[key].model

@@ -161,6 +161,20 @@ def test_real_server_logs_everything(
     assert not (fresh_root / "mlflow.db").exists()
 
 
+def test_capped_evaluation_is_logged_as_such(
+    fresh_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = compose_run(["experiment=imdb_pool", *FAST, "+evaluation.max_examples=6"], REPO)
+    trained = train(cfg, fresh_root)
+    results = evaluate(cfg, fresh_root)
+    assert results["test_examples"] == 6 and np.sum(results["confusion_matrix"]) == 6
+    run = MlflowClient().get_run(trained["run_id"])
+    assert run.data.tags["eval.data"] == "aclImdb/test/max6"
+    assert run.data.params["evaluation.max_examples"] == "6"
+    assert run.data.metrics["test_accuracy"] == pytest.approx(results["test_accuracy"])
+
+
 def test_unreachable_server_fails_before_training(
     fresh_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,12 +30,20 @@ def compose_params(
     return output
 
 
+# Sections of every experiment that a profile may override (conf/profile/*.yaml).
+PROFILE_SECTIONS = ("trainer", "evaluation")
+
+
 def apply_profile(params):
-    """Merge the profile's trainer settings into every experiment (quick: 1 short epoch)."""
-    trainer = OmegaConf.select(params, "profile.trainer")
-    if trainer:
+    """Merge the profile's sections into every experiment (quick: 1 short epoch, capped
+    evaluation). A section the profile leaves empty is not added, so the full profile
+    composes exactly the experiments' own settings."""
+    for section in PROFILE_SECTIONS:
+        settings = OmegaConf.select(params, f"profile.{section}")
+        if not settings:
+            continue
         for experiment in params.get("experiments", {}).values():
-            experiment.trainer = OmegaConf.merge(experiment.trainer, trainer)
+            experiment[section] = OmegaConf.merge(experiment.get(section) or {}, settings)
     return params
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from sklearn import metrics as skm
 
 from rnnlab import plots
@@ -83,6 +84,18 @@ def evaluate_sine(model: keras.Model, splits: Splits, out: Path, name: str) -> d
 
 
 EVALUATORS = {"imdb": evaluate_imdb, "shakespeare": evaluate_shakespeare, "sine": evaluate_sine}
+HELD_OUT_SPLIT = {"imdb": "test", "shakespeare": "val", "sine": "test"}
+
+
+def cap_held_out(splits: Splits, max_examples: int | None) -> Splits:
+    """Keep at most `max_examples` of the scored split, evenly spaced over all of it: IMDB's
+    test reviews are grouped by label, so its first N would all be positive."""
+    split = HELD_OUT_SPLIT[splits.spec.task]
+    x, y = splits.arrays[split]
+    if max_examples is None or max_examples >= len(y):
+        return splits
+    keep = np.linspace(0, len(y) - 1, max_examples).round().astype(int)
+    return replace(splits, arrays={**splits.arrays, split: (x[keep], y[keep])})
 
 
 def evaluate(cfg: DictConfig, root: Path) -> dict:
@@ -93,7 +106,10 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
     paths = experiment_paths(cfg, root)
     run_file = tracking.read_run_file(paths["model_dir"])
     tracking.connect(root)
-    splits = load_splits(paths["data"], input_layout(cfg))
+    splits = cap_held_out(
+        load_splits(paths["data"], input_layout(cfg)),
+        OmegaConf.select(cfg, "evaluation.max_examples"),
+    )
     model = load_model(paths["model_dir"] / MODEL_FILE)
     out = paths["plots"] / "eval"
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rnnlab.errors import ConfigError
@@ -40,6 +40,12 @@ class Trainer:
     seed: int = 42
     strategy: str = "default"
     refit: bool = False
+
+
+@dataclass
+class Evaluation:
+    # None scores the whole held-out split; the quick profile caps it (evenly spaced examples).
+    max_examples: int | None = None
 
 
 @dataclass
@@ -213,6 +219,11 @@ RULES: list[tuple[str, Any, str]] = [
     ("trainer.steps_per_epoch", positive, "a positive integer or null"),
     ("trainer.validation_steps", positive, "a positive integer or null"),
     (
+        "evaluation.max_examples",
+        positive,
+        "a positive integer or null (null = the whole held-out split)",
+    ),
+    (
         "trainer.early_stopping.patience",
         lambda v: v >= 0,
         "an integer >= 0 (0 disables early stopping)",
@@ -290,12 +301,15 @@ def validate_dataset(node: DictConfig) -> DictConfig:
 
 
 def validate_experiment(cfg: DictConfig) -> DictConfig:
-    """The typed, checked experiment config (dataset, model, trainer)."""
+    """The typed, checked experiment config (dataset, model, trainer, evaluation)."""
     try:
         dataset = validate_dataset(cfg.dataset)
         model = typed("model", pick("model.type", cfg.model.get("type"), MODELS), cfg.model)
         trainer = typed("trainer", Trainer, cfg.trainer)
+        evaluation = typed("evaluation", Evaluation, cfg.get("evaluation") or {})
         checked = OmegaConf.merge(cfg, {"dataset": dataset, "model": model, "trainer": trainer})
+        with open_dict(checked):  # an optional section: most configs do not set it
+            checked.evaluation = evaluation
     except OmegaConfBaseException as exc:
         raise ConfigError(str(exc)) from exc
     check_rules(checked)

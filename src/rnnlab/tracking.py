@@ -259,9 +259,14 @@ def eval_data_id(cfg: DictConfig) -> str:
 
     IMDB: the official test reviews (same for every vocabulary/length variant, since the
     tokenizer is part of the model). Shakespeare: the text's tail of `val_fraction`.
-    Sine: the test curve's generator settings.
+    Sine: the test curve's generator settings. A capped evaluation (quick profile) adds
+    its cap, so its scores never compete with whole-split ones.
     """
-    d = cfg.dataset
+    cap = OmegaConf.select(cfg, "evaluation.max_examples")
+    return held_out_id(cfg.dataset) + (f"/max{cap}" if cap else "")
+
+
+def held_out_id(d: DictConfig) -> str:
     if d.task == "imdb":
         return "aclImdb/test"
     if d.task == "shakespeare":

@@ -1,0 +1,61 @@
+"""Capped evaluation (the quick profile): which examples are scored and how runs are tagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from rnnlab.datasets import Splits
+from rnnlab.errors import ConfigError
+from rnnlab.evaluation import cap_held_out
+from rnnlab.models.builders import DataSpec
+from rnnlab.schema import validate_experiment
+from rnnlab.settings import compose_run
+from rnnlab.tracking import eval_data_id
+
+from .conftest import REPO
+
+
+def imdb_splits(test_size: int) -> Splits:
+    # Official test order: all positive reviews, then all negative ones.
+    y = np.repeat([1, 0], test_size // 2)
+    x = np.arange(test_size * 3).reshape(test_size, 3)
+    train = (np.zeros((4, 3)), np.zeros(4))
+    return Splits(DataSpec("imdb", 10, 3), {"train": train, "val": train, "test": (x, y)})
+
+
+def test_cap_keeps_evenly_spaced_examples_of_both_labels() -> None:
+    splits = imdb_splits(100)
+    capped = cap_held_out(splits, 5)
+    x, y = capped.arrays["test"]
+    np.testing.assert_array_equal(x[:, 0] // 3, [0, 25, 50, 74, 99])
+    assert y.tolist() == [1, 1, 0, 0, 0]
+    assert capped.arrays["train"] is splits.arrays["train"]
+    assert len(splits.arrays["test"][1]) == 100  # the loaded splits are not modified
+
+
+@pytest.mark.parametrize("cap", [None, 100, 1000])
+def test_no_cap_or_a_cap_above_the_split_scores_everything(cap: int | None) -> None:
+    splits = imdb_splits(100)
+    assert cap_held_out(splits, cap) is splits
+
+
+def test_shakespeare_caps_its_validation_tail() -> None:
+    x = np.arange(40).reshape(10, 4)
+    splits = Splits(DataSpec("shakespeare", 5, 4), {"train": (x, x), "val": (x, x)})
+    assert cap_held_out(splits, 2).arrays["val"][0].tolist() == [x[0].tolist(), x[9].tolist()]
+
+
+def test_capped_scores_get_their_own_eval_data_tag() -> None:
+    whole = validate_experiment(compose_run(["experiment=imdb_pool"], REPO))
+    capped = OmegaConf.merge(whole, {"evaluation": {"max_examples": 2000}})
+    assert whole.evaluation.max_examples is None
+    assert eval_data_id(whole) == "aclImdb/test"
+    assert eval_data_id(capped) == "aclImdb/test/max2000"
+
+
+def test_non_positive_cap_is_rejected_with_the_allowed_values() -> None:
+    cfg = compose_run(["experiment=imdb_pool", "+evaluation.max_examples=0"], REPO)
+    with pytest.raises(ConfigError, match=r"evaluation.max_examples=0 is invalid; allowed: a pos"):
+        validate_experiment(cfg)
