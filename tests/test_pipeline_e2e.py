@@ -79,3 +79,13 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     )
     rerun = ran_stages(run(["dvc", "repro"], project).stdout)
     assert rerun == {"train@imdb_pool", "evaluate@imdb_pool", "compare", "promote"}
+
+    # A retrain that reproduces the last scores (a fresh clone reproducing the committed
+    # figures, a deterministic rerun) is still a new MLflow run: promotion must see it.
+    before = json.loads((project / "metrics" / "imdb_pool.json").read_text())
+    run(["dvc", "repro", "--force", "--single-item", "train@imdb_pool"], project)
+    again = ran_stages(run(["dvc", "repro"], project).stdout)
+    after = json.loads((project / "metrics" / "imdb_pool.json").read_text())
+    assert after["test_accuracy"] == before["test_accuracy"]
+    assert again == {"evaluate@imdb_pool", "compare", "promote"}
+    assert after["mlflow_run_id"] != before["mlflow_run_id"]

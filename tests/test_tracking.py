@@ -110,6 +110,7 @@ def check_logged_run(root: Path) -> None:
     assert params["dataset.max_len"] == "500" and params["model.units"] == "[64]"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1]
     assert run.data.metrics["test_accuracy"] == pytest.approx(results["test_accuracy"])
+    assert results["mlflow_run_id"] == run.info.run_id
     assert {"test_roc_auc", "test_f1", "test_loss", "train_seconds"} <= set(run.data.metrics)
     assert artifact_paths(client, run.info.run_id) == EXPECTED_ARTIFACTS
     tags = run.data.tags

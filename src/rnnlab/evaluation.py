@@ -123,6 +123,9 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
         mlflow.log_artifacts(str(out), "evaluation")
         version = tracking.register(splits.spec.task, run_file["model_uri"], run_file["run_id"])
         mlflow.set_tags({"registry.version": version, "eval.data": tracking.eval_data_id(cfg)})
+    # The run id makes a new run's metrics file differ from an old one with equal scores,
+    # so DVC re-runs compare and promote, which read the MLflow store rather than files.
+    results["mlflow_run_id"] = run_file["run_id"]
     write_json(paths["metrics"], results)
     log.info(
         "evaluated %s: %s", cfg.name, {k: v for k, v in results.items() if k != "confusion_matrix"}
