@@ -32,6 +32,7 @@ FAST = [
     "trainer.validation_steps=1",
     "trainer.batch_size=4",
     "trainer.early_stopping.patience=0",
+    "trainer.refit=false",  # the refit's own logging is tested in test_refit.py
 ]
 EXPECTED_ARTIFACTS = {
     "config.yaml",

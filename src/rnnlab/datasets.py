@@ -43,22 +43,76 @@ def load_splits(folder: Path, layout: str = "steps") -> Splits:
     return Splits(spec, arrays, vocabulary)
 
 
+# Reviews sorted together by length before they are cut into batches (see to_dataset).
+BUCKET_BATCHES = 100
+
+
 def to_dataset(
-    x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    bucket_padding: str | None = None,
 ) -> tf.data.Dataset:
     """Batches gathered from in-memory arrays by (shuffled) index, as Keras' own adapter does.
 
     Only the indices go through the shuffle buffer, and each batch is one `tf.gather` in the
     graph, so there is no per-example work; shuffling is seeded and redone every epoch.
+
+    `bucket_padding` ("post" or "pre", the side the token arrays are padded on) groups reviews
+    of similar length: each run of BUCKET_BATCHES batches of shuffled indices is sorted by
+    length and cut into batches, the batches are shuffled again, and each batch is trimmed to
+    its longest review. A recurrent layer then steps through about the mean length (217 of
+    500 tokens on IMDB) instead of the padded length; with masked padding every review's
+    output is exactly what it would be in the padded batch.
     """
     order = tf.data.Dataset.range(len(x))
     if shuffle:
         order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if bucket_padding:
+        index_batches = length_sorted_batches(order, token_lengths(x), batch_size, shuffle, seed)
+    else:
+        index_batches = order.batch(batch_size)
     arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
-    batches = tf.data.Dataset.zip(order.batch(batch_size), arrays)
-    return batches.map(gather_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    batches = tf.data.Dataset.zip(index_batches, arrays).map(
+        gather_batch, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    if bucket_padding:
+        batches = batches.map(lambda xb, yb: (trim_padding(xb, bucket_padding), yb))
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def gather_batch(index: tf.Tensor, arrays: tuple[tf.Tensor, tf.Tensor]):
     x, y = arrays
     return tf.gather(x, index), tf.gather(y, index)
+
+
+def token_lengths(x: np.ndarray) -> np.ndarray:
+    """Tokens per padded row: 0 is reserved for padding, so the non-zero ids are the text."""
+    return np.count_nonzero(x, axis=1).astype(np.int32)
+
+
+def length_sorted_batches(
+    order: tf.data.Dataset, lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int
+) -> tf.data.Dataset:
+    lengths_t = tf.constant(lengths)
+
+    def by_length(index: tf.Tensor) -> tf.Tensor:
+        return tf.gather(index, tf.argsort(tf.gather(lengths_t, index), stable=True))
+
+    sorted_runs = order.batch(batch_size * BUCKET_BATCHES).map(by_length)
+    batches = sorted_runs.flat_map(
+        lambda index: tf.data.Dataset.from_tensor_slices(index).batch(batch_size)
+    )
+    # Runs are whole multiples of batch_size, so the count is the unbucketed one; stated, it
+    # spares Keras a first pass that runs out of data to find the end of an epoch.
+    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-len(lengths) // batch_size)))
+    # Within a run the batches come shortest first; shuffled, the order of lengths is random.
+    return batches.shuffle(BUCKET_BATCHES, seed=seed + 1) if shuffle else batches
+
+
+def trim_padding(x: tf.Tensor, padding: str) -> tf.Tensor:
+    """The batch without the columns that are padding in every row."""
+    longest = tf.maximum(tf.reduce_max(tf.math.count_nonzero(x, axis=1, dtype=tf.int32)), 1)
+    return x[:, :longest] if padding == "post" else x[:, tf.shape(x)[1] - longest :]

@@ -40,6 +40,8 @@ class Trainer:
     seed: int = 42
     strategy: str = "default"
     refit: bool = False
+    # Batches of reviews of similar length, trimmed to the longest (masked token models only).
+    bucket_by_length: bool = False
 
 
 @dataclass
@@ -318,7 +320,6 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             f"model.ngrams={model.ngrams} needs model.ngram_buckets > 0 (hash buckets for the "
             "n-gram ids, e.g. 200000)"
         )
-    check_refit(checked)
     task = MODEL_TASK[model.type]
     if task != dataset.task:
         fitting = ", ".join(k for k, t in MODEL_TASK.items() if t == dataset.task)
@@ -326,6 +327,8 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             f"model.type={model.type!r} is a {task} model but dataset.task="
             f"{dataset.task!r}; for {dataset.task} use model.type in: {fitting}"
         )
+    check_refit(checked)
+    check_bucketing(checked)
     return checked
 
 
@@ -343,4 +346,23 @@ def check_refit(cfg: DictConfig) -> None:
         raise ConfigError(
             f"trainer.refit=true needs a validation split to choose the epoch count, but "
             f"dataset.val_fraction={cfg.dataset.val_fraction}; set a fraction or refit=false"
+        )
+
+
+# Models that take token sequences of any length and mask their padding.
+BUCKETABLE_MODELS = ("recurrent", "equation_rnn")
+
+
+def check_bucketing(cfg: DictConfig) -> None:
+    """Trimming a batch to its longest review leaves every output unchanged only for a model
+    that takes any length and ignores padding: a masked recurrent one."""
+    if not cfg.trainer.bucket_by_length:
+        return
+    model = cfg.model
+    if model.type not in BUCKETABLE_MODELS or not model.mask_padding:
+        raise ConfigError(
+            f"trainer.bucket_by_length=true needs a masked model of type "
+            f"{' or '.join(BUCKETABLE_MODELS)} (model.mask_padding=true), but model.type="
+            f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
+            "trainer.bucket_by_length=false or mask the padding"
         )

@@ -152,6 +152,11 @@ def build_and_compile(cfg: DictConfig, splits: Splits, total_steps: int) -> kera
     return model
 
 
+def bucket_padding(cfg: DictConfig) -> str | None:
+    """The padding side to trim when trainer.bucket_by_length is on (schema checks the model)."""
+    return cfg.dataset.padding if cfg.trainer.get("bucket_by_length") else None
+
+
 def fit(
     cfg: DictConfig,
     splits: Splits,
@@ -167,12 +172,15 @@ def fit(
     with strategy.scope():  # variables are created as the strategy's replicated variables
         model = build_and_compile(cfg, splits, steps * trainer.epochs)
     has_val = splits.has("val")
+    bucket = bucket_padding(cfg)
     validation = (
-        shard_by_batch(to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0), strategy)
+        shard_by_batch(
+            to_dataset(*splits.arrays["val"], trainer.batch_size, False, 0, bucket), strategy
+        )
         if has_val
         else None
     )
-    training_data = to_dataset(x, y, trainer.batch_size, shuffle=True, seed=trainer.seed)
+    training_data = to_dataset(x, y, trainer.batch_size, True, trainer.seed, bucket)
     started = time.perf_counter()
     model.fit(
         shard_by_batch(training_data.repeat(), strategy),

@@ -51,7 +51,8 @@ def classifier_head(x, dense_units: int, dropout: float = 0.0):
 
 
 def token_inputs(data: DataSpec, m, mask: bool = False):
-    tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
+    # Any length: batches trimmed to their longest review (trainer.bucket_by_length) fit too.
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     embedded = keras.layers.Embedding(
         data.vocab_size, m.embedding_dim, mask_zero=mask, name="embedding"
     )(tokens)
