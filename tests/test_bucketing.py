@@ -32,7 +32,7 @@ def padded_reviews(count: int, padding: str, seed: int = 0) -> tuple[np.ndarray,
     return x, np.arange(count)
 
 
-def masked_lstm(cell: str = "lstm"):
+def masked_recurrent(cell: str = "lstm"):
     """A small two-layer bidirectional recurrent model with masked padding."""
     keras.utils.set_random_seed(1)
     return OmegaConf.create(
@@ -89,7 +89,9 @@ def test_validation_batches_are_sorted_not_shuffled() -> None:
 @pytest.mark.parametrize("padding", ["post", "pre"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
 def test_a_masked_model_scores_a_trimmed_batch_as_the_padded_one(padding: str, cell: str) -> None:
-    model = build_model(masked_lstm(cell), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN))
+    model = build_model(
+        masked_recurrent(cell), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN)
+    )
     x, y = padded_reviews(64, padding, seed=2)
     padded = model.predict(x, verbose=0).ravel()
     for xb, yb in epochs_of(x, y, 16, True, padding):
@@ -102,7 +104,7 @@ def test_evaluation_scores_bucketed_batches_in_the_reviews_order(monkeypatch) ->
 
     monkeypatch.setattr(evaluation, "EVAL_BATCH", 8)
     monkeypatch.setattr(datasets, "BUCKET_BATCHES", 3)  # several sorted runs, not one
-    model = build_model(masked_lstm(), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN))
+    model = build_model(masked_recurrent(), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN))
     x, _ = padded_reviews(100, "post", seed=4)
     padded = evaluation.review_probabilities(model, x, None)
     bucketed = evaluation.review_probabilities(model, x, "post")
