@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.datasets import Splits
+from rnnlab.datasets import Splits, load_splits
 from rnnlab.errors import ConfigError
 from rnnlab.evaluation import cap_held_out
 from rnnlab.models.builders import DataSpec
@@ -59,3 +61,17 @@ def test_non_positive_cap_is_rejected_with_the_allowed_values() -> None:
     cfg = compose_run(["experiment=imdb_pool", "+evaluation.max_examples=0"], REPO)
     with pytest.raises(ConfigError, match=r"evaluation.max_examples=0 is invalid; allowed: a pos"):
         validate_experiment(cfg)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "scored"), [("imdb_pool", "test"), ("shakespeare_char_gru", "val")]
+)
+def test_evaluation_loads_only_the_split_it_scores(
+    tiny_root: Path, experiment: str, scored: str
+) -> None:
+    dataset = compose_run([f"experiment={experiment}"], REPO).dataset.name
+    folder = tiny_root / "data" / "prepared" / dataset
+    whole, scored_only = load_splits(folder), load_splits(folder, held_out_only=True)
+    assert list(scored_only.arrays) == [scored]
+    np.testing.assert_array_equal(scored_only.arrays[scored][0], whole.arrays[scored][0])
+    assert scored_only.spec == whole.spec and scored_only.vocabulary == whole.vocabulary

@@ -15,11 +15,14 @@ from rnnlab.datasets import load_splits
 from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run
 from rnnlab.training import (
+    FINGERPRINT_FILE,
     SELECTED_FILE,
     best_epoch_count,
     fit_to_keep,
     input_layout,
+    start_fresh_if_not_resuming,
     train,
+    training_fingerprint,
 )
 
 from .conftest import REPO, training_root
@@ -143,4 +146,48 @@ def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_p
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "training")}
     assert "training/refit_history.csv" in artifacts
     assert not (root / "checkpoints" / "imdb_pool").exists()
+    mlflow.set_tracking_uri(None)
+
+
+def interrupted_refit(cfg, splits, checkpoint: Path) -> None:
+    """A checkpoint as a kill during the refit leaves it: selection done, refit backed up."""
+    start_fresh_if_not_resuming(checkpoint, cfg)
+    with pytest.raises(KeyboardInterrupt):
+        fit_to_keep(cfg, splits, checkpoint, lambda p: [Interrupt() if p else Recorder()], None)
+
+
+def test_a_checkpoint_resumes_only_under_the_settings_it_was_trained_with(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    cfg, splits = splits_and_config(tiny_root, POOL)
+    checkpoint = tmp_path / "ckpt"
+    interrupted_refit(cfg, splits, checkpoint)
+
+    start_fresh_if_not_resuming(checkpoint, cfg)  # same settings: kept for resuming
+    assert (checkpoint / SELECTED_FILE).is_file() and (checkpoint / "refit" / "backup").exists()
+
+    (checkpoint / FINGERPRINT_FILE).unlink()  # written before checkpoints were stamped
+    start_fresh_if_not_resuming(checkpoint, cfg)
+    assert sorted(p.name for p in checkpoint.iterdir()) == [FINGERPRINT_FILE]
+    stamp = json.loads((checkpoint / FINGERPRINT_FILE).read_text())
+    assert stamp == {"fingerprint": training_fingerprint(cfg)}
+
+
+def test_settings_changed_after_a_kill_retrain_from_scratch(
+    tiny_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    cfg, splits = splits_and_config(tiny_root, POOL)
+    interrupted_refit(cfg, splits, root / "checkpoints" / "imdb_pool")
+    changed = validate_experiment(compose_run([*POOL, "trainer.epochs=2"], REPO))
+    assert training_fingerprint(changed) != training_fingerprint(cfg)
+
+    result = train(changed, root)
+    # Resumed, the old selection (3 epochs) would have been kept and its refit continued.
+    info = json.loads((root / "models" / "imdb_pool" / "train_info.json").read_text())
+    assert info["epochs"] == 2 and info["refit_epochs"] == 2
+    assert list(result["history"]["epoch"]) == [0, 1]
+    assert "trained with other settings; starting afresh" in caplog.text
+    run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
+    assert run.data.params["trainer.epochs"] == "2"
     mlflow.set_tracking_uri(None)

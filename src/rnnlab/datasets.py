@@ -24,13 +24,23 @@ class Splits:
         return split in self.arrays and len(self.arrays[split][0]) > 0
 
 
-def load_splits(folder: Path, layout: str = "steps") -> Splits:
-    """Arrays of every split in a prepared folder (train/val and test where the task has one)."""
+def task_splits(task: str) -> tuple[str, ...]:
+    """The splits a task's prepared folder holds (Shakespeare has no test split)."""
+    return ("train", "val") if task == "shakespeare" else ("train", "val", "test")
+
+
+def held_out(task: str) -> str:
+    """The split evaluation scores: test, or validation where a task has no test split."""
+    return task_splits(task)[-1]
+
+
+def load_splits(folder: Path, layout: str = "steps", held_out_only: bool = False) -> Splits:
+    """Arrays of a prepared folder: every split, or only the one evaluation scores."""
     if not (folder / "meta.json").is_file():
         raise DataError(f"{folder} is not a prepared dataset (no meta.json); run `dvc repro` first")
     meta = read_json(folder / "meta.json")
     task = meta["task"]
-    splits = ("train", "val") if task == "shakespeare" else ("train", "val", "test")
+    splits = (held_out(task),) if held_out_only else task_splits(task)
     suffix = f"_{layout}" if task == "sine" else ""
     arrays = {
         s: (load_array(folder, f"x_{s}{suffix}"), load_array(folder, f"y_{s}")) for s in splits
@@ -70,22 +80,29 @@ def to_dataset(
     order = tf.data.Dataset.range(len(x))
     if shuffle:
         order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if bucket_padding:
-        index_batches = length_sorted_batches(order, token_lengths(x), batch_size, shuffle, seed)
-    else:
-        index_batches = order.batch(batch_size)
-    arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
-    batches = tf.data.Dataset.zip(index_batches, arrays).map(
-        gather_batch, num_parallel_calls=tf.data.AUTOTUNE
+    if not bucket_padding:
+        batches = gather_batches(order.batch(batch_size), (x, y))
+        return batches.prefetch(tf.data.AUTOTUNE)
+    lengths = token_lengths(x)
+    index_batches = length_sorted_batches(order, lengths, batch_size, shuffle, seed)
+    batches = gather_batches(index_batches, (x, y, lengths)).map(
+        lambda xb, yb, lb: (trim_padding(xb, lb, bucket_padding), yb)
     )
-    if bucket_padding:
-        batches = batches.map(lambda xb, yb: (trim_padding(xb, bucket_padding), yb))
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def gather_batch(index: tf.Tensor, arrays: tuple[tf.Tensor, tf.Tensor]):
-    x, y = arrays
-    return tf.gather(x, index), tf.gather(y, index)
+def batch_count(n: int, batch_size: int) -> int:
+    """Batches in one pass over n rows, the last one partial."""
+    return -(-n // batch_size)
+
+
+def gather_batches(index_batches: tf.data.Dataset, columns: tuple[np.ndarray, ...]):
+    """Each batch of indices as one `tf.gather` per column, in parallel in the graph."""
+    arrays = tf.data.Dataset.from_tensors(columns).repeat()
+    return tf.data.Dataset.zip(index_batches, arrays).map(
+        lambda index, arrays: tuple(tf.gather(a, index) for a in arrays),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
 
 
 def token_lengths(x: np.ndarray) -> np.ndarray:
@@ -107,12 +124,14 @@ def length_sorted_batches(
     )
     # Runs are whole multiples of batch_size, so the count is the unbucketed one; stated, it
     # spares Keras a first pass that runs out of data to find the end of an epoch.
-    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-len(lengths) // batch_size)))
+    batches = batches.apply(
+        tf.data.experimental.assert_cardinality(batch_count(len(lengths), batch_size))
+    )
     # Within a run the batches come shortest first; shuffled, the order of lengths is random.
     return batches.shuffle(BUCKET_BATCHES, seed=seed + 1) if shuffle else batches
 
 
-def trim_padding(x: tf.Tensor, padding: str) -> tf.Tensor:
-    """The batch without the columns that are padding in every row."""
-    longest = tf.maximum(tf.reduce_max(tf.math.count_nonzero(x, axis=1, dtype=tf.int32)), 1)
+def trim_padding(x: tf.Tensor, lengths: tf.Tensor, padding: str) -> tf.Tensor:
+    """The batch without the columns that are padding in every row (`lengths`: its rows')."""
+    longest = tf.maximum(tf.reduce_max(lengths), 1)
     return x[:, :longest] if padding == "post" else x[:, tf.shape(x)[1] - longest :]

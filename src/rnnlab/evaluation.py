@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn import metrics as skm
 
 from rnnlab import plots
-from rnnlab.datasets import Splits, load_splits, to_dataset
+from rnnlab.datasets import Splits, held_out, load_splits, to_dataset
 from rnnlab.generation import CharGenerator
 from rnnlab.io import write_json
 from rnnlab.models import load_model
@@ -29,12 +29,6 @@ EVAL_BATCH = 256
 SAMPLE_PROMPT = "ROMEO:"
 SAMPLE_LENGTH = 500
 SAMPLE_TEMPERATURE = 0.8
-
-
-def held_out(splits: Splits) -> str:
-    """The split a model is scored on: test, or the validation tail where a task has no test
-    split (Shakespeare, as in nanoGPT)."""
-    return "test" if "test" in splits.arrays else "val"
 
 
 def review_probabilities(model: keras.Model, x: np.ndarray, padding: str | None) -> np.ndarray:
@@ -49,7 +43,7 @@ def review_probabilities(model: keras.Model, x: np.ndarray, padding: str | None)
 
 
 def evaluate_imdb(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
-    x, y = splits.arrays[held_out(splits)]
+    x, y = splits.arrays[held_out(splits.spec.task)]
     prob = review_probabilities(model, x, bucket_padding(cfg))
     pred = (prob >= 0.5).astype(int)
     matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
@@ -68,7 +62,7 @@ def evaluate_imdb(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig
 
 
 def evaluate_shakespeare(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
-    x, y = splits.arrays[held_out(splits)]
+    x, y = splits.arrays[held_out(splits.spec.task)]
     nats = float(
         model.evaluate(to_dataset(x, y, 64, False, 0), verbose=0, return_dict=True)["loss"]
     )
@@ -85,7 +79,7 @@ def evaluate_shakespeare(model: keras.Model, splits: Splits, out: Path, cfg: Dic
 
 
 def evaluate_sine(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
-    x, y = splits.arrays[held_out(splits)]
+    x, y = splits.arrays[held_out(splits.spec.task)]
     predicted = model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel()
     real = y.ravel()
     pd.DataFrame({"step": np.arange(len(real)), "real": real, "predicted": predicted}).to_csv(
@@ -106,7 +100,7 @@ EVALUATORS = {"imdb": evaluate_imdb, "shakespeare": evaluate_shakespeare, "sine"
 def cap_held_out(splits: Splits, max_examples: int | None) -> Splits:
     """Keep at most `max_examples` of the scored split, evenly spaced over all of it: IMDB's
     test reviews are grouped by label, so its first N would all be positive."""
-    split = held_out(splits)
+    split = held_out(splits.spec.task)
     x, y = splits.arrays[split]
     if max_examples is None or max_examples >= len(y):
         return splits
@@ -123,7 +117,7 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
     run_file = tracking.read_run_file(paths["model_dir"])
     tracking.connect(root)
     splits = cap_held_out(
-        load_splits(paths["data"], input_layout(cfg)),
+        load_splits(paths["data"], input_layout(cfg), held_out_only=True),
         OmegaConf.select(cfg, "evaluation.max_examples"),
     )
     model = load_model(paths["model_dir"] / MODEL_FILE)

@@ -7,11 +7,14 @@ and kept, as the published IMDB baselines train on all 25,000 training reviews.
 Resumable: keras.callbacks.BackupAndRestore keeps the last completed epoch in
 `checkpoints/<experiment>/` (outside DVC outputs, which DVC clears before a stage runs), so
 a killed run continues from there on the next `dvc repro` / `rnnlab train`; a finished
-selection run is remembered there too (`selected.json`), so only the refit resumes.
+selection run is remembered there too (`selected.json`), so only the refit resumes. The
+checkpoint is stamped with its settings (`fingerprint.json`); a changed config starts afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 import time
@@ -25,7 +28,7 @@ import pandas as pd
 import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.datasets import Splits, load_splits, to_dataset
+from rnnlab.datasets import Splits, batch_count, load_splits, to_dataset
 from rnnlab.distribute import is_chief, make_strategy, shard_by_batch, worker_label
 from rnnlab.errors import ConfigError
 from rnnlab.io import atomic_dir, read_json, write_json
@@ -38,6 +41,8 @@ MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.csv"
 REFIT_HISTORY_FILE = "refit_history.csv"
 SELECTED_FILE = "selected.json"  # the finished selection run of a refit, kept for resuming
+FINGERPRINT_FILE = "fingerprint.json"  # the settings a checkpoint was trained with
+FINGERPRINTED = ("dataset", "model", "trainer")
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "rmsprop": keras.optimizers.RMSprop,
@@ -88,7 +93,7 @@ def make_optimizer(trainer: DictConfig, total_steps: int) -> keras.optimizers.Op
 
 
 def steps_per_epoch(n: int, trainer: DictConfig) -> int:
-    full = -(-n // trainer.batch_size)
+    full = batch_count(n, trainer.batch_size)
     return min(full, trainer.steps_per_epoch) if trainer.steps_per_epoch else full
 
 
@@ -135,10 +140,30 @@ def can_resume(checkpoint: Path) -> bool:
     return (checkpoint / "backup").exists() or (checkpoint / SELECTED_FILE).is_file()
 
 
-def start_fresh_if_not_resuming(checkpoint: Path) -> None:
-    """A history without a backup to resume from belongs to an older run: drop it."""
-    if not can_resume(checkpoint):
+def training_fingerprint(cfg: DictConfig) -> str:
+    """Hash of what decides the weights: the data variant, the model and the trainer."""
+    settings = {part: OmegaConf.to_container(cfg[part], resolve=True) for part in FINGERPRINTED}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def start_fresh_if_not_resuming(checkpoint: Path, cfg: DictConfig) -> None:
+    """Resume only an interrupted run of this very config. Anything else in the checkpoint
+    (a finished run's history, or the weights of a run whose settings have changed since,
+    e.g. a dropout edited after a kill) belongs to another run: drop it."""
+    fingerprint = training_fingerprint(cfg)
+    stamp = checkpoint / FINGERPRINT_FILE
+    resumable = can_resume(checkpoint)
+    same_config = stamp.is_file() and read_json(stamp)["fingerprint"] == fingerprint
+    if resumable and not same_config:
+        log.warning(
+            "%s: the interrupted run in %s was trained with other settings; starting afresh",
+            cfg.name,
+            checkpoint,
+        )
+    if not (resumable and same_config):
         shutil.rmtree(checkpoint, ignore_errors=True)
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    write_json(stamp, {"fingerprint": fingerprint})
 
 
 def build_and_compile(cfg: DictConfig, splits: Splits, total_steps: int) -> keras.Model:
@@ -296,7 +321,7 @@ def train(cfg: DictConfig, root: Path) -> dict:
     splits = load_splits(paths["data"], input_layout(cfg))
     if not is_chief(strategy):
         return train_as_worker(cfg, splits, paths["checkpoint"], strategy)
-    start_fresh_if_not_resuming(paths["checkpoint"])
+    start_fresh_if_not_resuming(paths["checkpoint"], cfg)
     with tracking.start_training_run(cfg, root, paths["checkpoint"]) as run:
         tracking.log_datasets(splits, cfg, paths["data"])
         tracking.log_distribution(strategy)
@@ -344,7 +369,7 @@ def train_as_worker(
     chief but logs nothing and writes no outputs; its resumable state lives in a folder of
     its own beside the chief's, so a shared file system sees no two writers."""
     checkpoint = checkpoint_root.with_name(f"{checkpoint_root.name}.{worker_label(strategy)}")
-    start_fresh_if_not_resuming(checkpoint)
+    start_fresh_if_not_resuming(checkpoint, cfg)
     fitted = fit_to_keep(cfg, splits, checkpoint, lambda _: [], strategy)
     shutil.rmtree(checkpoint, ignore_errors=True)
     log.info("worker %s of %s done: %s", worker_label(strategy), cfg.name, fitted.info())
