@@ -151,7 +151,6 @@ def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_p
 
 def interrupted_refit(cfg, splits, checkpoint: Path) -> None:
     """A checkpoint as a kill during the refit leaves it: selection done, refit backed up."""
-    start_fresh_if_not_resuming(checkpoint, cfg)
     with pytest.raises(KeyboardInterrupt):
         fit_to_keep(cfg, splits, checkpoint, lambda p: [Interrupt() if p else Recorder()], None)
 
@@ -166,11 +165,11 @@ def test_a_checkpoint_resumes_only_under_the_settings_it_was_trained_with(
     start_fresh_if_not_resuming(checkpoint, cfg)  # same settings: kept for resuming
     assert (checkpoint / SELECTED_FILE).is_file() and (checkpoint / "refit" / "backup").exists()
 
-    (checkpoint / FINGERPRINT_FILE).unlink()  # written before checkpoints were stamped
-    start_fresh_if_not_resuming(checkpoint, cfg)
-    assert sorted(p.name for p in checkpoint.iterdir()) == [FINGERPRINT_FILE]
     stamp = json.loads((checkpoint / FINGERPRINT_FILE).read_text())
     assert stamp == {"fingerprint": training_fingerprint(cfg)}
+    (checkpoint / FINGERPRINT_FILE).unlink()  # written before checkpoints were stamped
+    start_fresh_if_not_resuming(checkpoint, cfg)
+    assert not checkpoint.exists()
 
 
 def test_settings_changed_after_a_kill_retrain_from_scratch(

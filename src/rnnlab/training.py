@@ -150,10 +150,9 @@ def start_fresh_if_not_resuming(checkpoint: Path, cfg: DictConfig) -> None:
     """Resume only an interrupted run of this very config. Anything else in the checkpoint
     (a finished run's history, or the weights of a run whose settings have changed since,
     e.g. a dropout edited after a kill) belongs to another run: drop it."""
-    fingerprint = training_fingerprint(cfg)
     stamp = checkpoint / FINGERPRINT_FILE
     resumable = can_resume(checkpoint)
-    same_config = stamp.is_file() and read_json(stamp)["fingerprint"] == fingerprint
+    same_config = stamp.is_file() and read_json(stamp)["fingerprint"] == training_fingerprint(cfg)
     if resumable and not same_config:
         log.warning(
             "%s: the interrupted run in %s was trained with other settings; starting afresh",
@@ -162,8 +161,11 @@ def start_fresh_if_not_resuming(checkpoint: Path, cfg: DictConfig) -> None:
         )
     if not (resumable and same_config):
         shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def stamp_settings(checkpoint: Path, cfg: DictConfig) -> None:
     checkpoint.mkdir(parents=True, exist_ok=True)
-    write_json(stamp, {"fingerprint": fingerprint})
+    write_json(checkpoint / FINGERPRINT_FILE, {"fingerprint": training_fingerprint(cfg)})
 
 
 def build_and_compile(cfg: DictConfig, splits: Splits, total_steps: int) -> keras.Model:
@@ -290,6 +292,7 @@ def fit_to_keep(
 
     `callbacks_for(prefix)` gives the extra callbacks of each phase ("" or "refit_").
     """
+    stamp_settings(checkpoint, cfg)  # what a resume must match (start_fresh_if_not_resuming)
     model, history, seconds = select_epochs(cfg, splits, checkpoint, callbacks_for(""), strategy)
     if not cfg.trainer.refit:
         return Fitted(model, history, seconds)
