@@ -57,6 +57,15 @@ def test_capped_scores_get_their_own_eval_data_tag() -> None:
     assert eval_data_id(capped) == "aclImdb/test/max2000"
 
 
+def test_shakespeare_scores_on_different_blocks_get_different_eval_data_tags() -> None:
+    """Mean loss over blocks of 100 and of 256 characters are different measurements."""
+    tuned = validate_experiment(compose_run(["experiment=shakespeare_char_gru"], REPO))
+    seed = validate_experiment(compose_run(["experiment=seed004_char_simplernn"], REPO))
+    assert (tuned.dataset.seq_len, tuned.dataset.val_seq_len) == (100, 256)
+    assert eval_data_id(tuned) == "shakespeare/tail0.1/blocks256"
+    assert eval_data_id(seed) == f"shakespeare/tail0.1/blocks{seed.dataset.seq_len}"
+
+
 def test_non_positive_cap_is_rejected_with_the_allowed_values() -> None:
     cfg = compose_run(["experiment=imdb_pool", "+evaluation.max_examples=0"], REPO)
     with pytest.raises(ConfigError, match=r"evaluation.max_examples=0 is invalid; allowed: a pos"):

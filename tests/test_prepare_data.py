@@ -160,6 +160,28 @@ def test_shakespeare_split_and_shift(tmp_path: Path) -> None:
     assert meta["sizes"]["val"]["characters"] == len(text) - boundary
 
 
+def test_shakespeare_validation_blocks_have_their_own_length(tmp_path: Path) -> None:
+    text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
+    text = text_path.read_text()
+    dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_seq_len": 25, "val_fraction": 0.1})
+    meta = shakespeare.prepare(dataset, text_path, tmp_path / "out")
+    assert load_array(tmp_path / "out", "x_train").shape[1] == 10
+    x_val, y_val = load_array(tmp_path / "out", "x_val"), load_array(tmp_path / "out", "y_val")
+    val_chars = len(text) - int(len(text) * 0.9)
+    assert x_val.shape == y_val.shape == (val_chars // 26, 25)
+    assert (meta["seq_len"], meta["val_seq_len"]) == (10, 25)
+
+
+def test_validation_tail_shorter_than_a_block_names_the_setting(tmp_path: Path) -> None:
+    text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
+    dataset = OmegaConf.create(
+        {"name": "s", "seq_len": 10, "val_seq_len": 5000, "val_fraction": 0.1}
+    )
+    with pytest.raises(DataError, match=r"fewer than val_seq_len\+1=5001.*dataset.val_seq_len"):
+        shakespeare.prepare(dataset, text_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_empty_text_is_a_clear_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")

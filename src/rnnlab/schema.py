@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
+from omegaconf import II, MISSING, DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from rnnlab.errors import ConfigError
@@ -70,6 +70,7 @@ class ShakespeareDataset:
     source: str = "shakespeare"
     seq_len: int = 100
     val_fraction: float = 0.1
+    val_seq_len: int = II(".seq_len")  # validation (scored) blocks; same as training by default
     name: str = MISSING
 
 
@@ -192,6 +193,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("dataset.vocab_size", lambda v: v > 2, "an integer > 2 (0 and 1 are reserved)"),
     ("dataset.max_len", positive, "a positive integer"),
     ("dataset.seq_len", positive, "a positive integer"),
+    ("dataset.val_seq_len", positive, "a positive integer"),
     ("dataset.steps", positive, "a positive integer"),
     ("dataset.train_examples", positive, "a positive integer"),
     ("dataset.test_examples", positive, "a positive integer"),

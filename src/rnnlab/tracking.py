@@ -258,7 +258,7 @@ def eval_data_id(cfg: DictConfig) -> str:
     """Identity of the held-out data a task is scored on; only equal ids are comparable.
 
     IMDB: the official test reviews (same for every vocabulary/length variant, since the
-    tokenizer is part of the model). Shakespeare: the text's tail of `val_fraction`.
+    tokenizer is part of the model). Shakespeare: the text's tail of `val_fraction` in blocks of `val_seq_len`.
     Sine: the test curve's generator settings. A capped evaluation (quick profile) adds
     its cap, so its scores never compete with whole-split ones.
     """
@@ -270,7 +270,7 @@ def held_out_id(d: DictConfig) -> str:
     if d.task == "imdb":
         return "aclImdb/test"
     if d.task == "shakespeare":
-        return f"shakespeare/tail{d.val_fraction}"
+        return f"shakespeare/tail{d.val_fraction}/blocks{d.val_seq_len}"
     return f"sine/test{d.test_examples}_after{d.train_examples + d.steps}_steps{d.steps}_gap{d.gap}"
 
 

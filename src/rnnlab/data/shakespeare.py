@@ -32,6 +32,13 @@ def windows(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     return chunks[:, :-1], chunks[:, 1:]
 
 
+def block_lengths(dataset) -> dict[str, tuple[str, int]]:
+    """(setting, block length) per split: training blocks of seq_len, validation blocks of
+    val_seq_len (the scored split; a config without it validates on seq_len blocks)."""
+    val_len = dataset.get("val_seq_len") or dataset.seq_len
+    return {"train": ("seq_len", dataset.seq_len), "val": ("val_seq_len", val_len)}
+
+
 def prepare(dataset, source: Path, output: Path) -> dict:
     text = read_text(source)
     vocabulary = sorted(set(text))
@@ -39,16 +46,18 @@ def prepare(dataset, source: Path, output: Path) -> dict:
     lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary))
     ids = lookup[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)].astype(np.int32)
     boundary = int(len(ids) * (1 - dataset.val_fraction))
+    lengths = block_lengths(dataset)
     arrays, sizes = {}, {}
     for split, part in (("train", ids[:boundary]), ("val", ids[boundary:])):
-        x, y = windows(part, dataset.seq_len)
+        key, length = lengths[split]
+        x, y = windows(part, length)
         if len(x) == 0:
             raise DataError(
-                f"the {split} part has {len(part)} characters, fewer than seq_len+1="
-                f"{dataset.seq_len + 1}; use a longer text or a smaller dataset.seq_len"
+                f"the {split} part has {len(part)} characters, fewer than {key}+1="
+                f"{length + 1}; use a longer text or a smaller dataset.{key}"
             )
         arrays |= {f"x_{split}": x, f"y_{split}": y}
-        sizes[split] = {"sequences": len(x), "characters": len(part)}
+        sizes[split] = {"sequences": len(x), "characters": len(part), "block": length}
     with atomic_dir(output) as folder:
         save_arrays(folder, **arrays)
         (folder / "vocab.json").write_text(json.dumps(vocabulary), encoding="utf-8")
@@ -57,6 +66,7 @@ def prepare(dataset, source: Path, output: Path) -> dict:
             "name": dataset.name,
             "vocab_size": len(vocabulary),
             "seq_len": dataset.seq_len,
+            "val_seq_len": lengths["val"][1],
             "sizes": sizes,
         }
         write_json(folder / "meta.json", meta)
