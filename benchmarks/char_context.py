@@ -6,7 +6,7 @@ see almost no context. nanoGPT's published 1.4697 nats/char averages over blocks
 This scores one trained model on the validation text cut into blocks of each length.
 
     python benchmarks/char_context.py models/shakespeare_char_gru/model.keras \\
-        data/prepared/shakespeare_seq256_val0.1 --blocks 100 256 512
+        data/prepared/shakespeare_seq100_val0.1_valseq256 --blocks 100 256 512
 """
 
 from __future__ import annotations
