@@ -146,7 +146,7 @@ def test_truncated_archive_is_a_clear_error(tmp_path: Path) -> None:
 def test_shakespeare_split_and_shift(tmp_path: Path) -> None:
     text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
     text = text_path.read_text()
-    dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_fraction": 0.1})
+    dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_seq_len": 10, "val_fraction": 0.1})
     meta = shakespeare.prepare(dataset, text_path, tmp_path / "out")
     vocabulary = json.loads((tmp_path / "out" / "vocab.json").read_text())
     assert vocabulary == sorted(set(text))

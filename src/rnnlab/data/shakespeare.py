@@ -32,11 +32,8 @@ def windows(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     return chunks[:, :-1], chunks[:, 1:]
 
 
-def block_lengths(dataset) -> dict[str, tuple[str, int]]:
-    """(setting, block length) per split: training blocks of seq_len, validation blocks of
-    val_seq_len (the scored split; a config without it validates on seq_len blocks)."""
-    val_len = dataset.get("val_seq_len") or dataset.seq_len
-    return {"train": ("seq_len", dataset.seq_len), "val": ("val_seq_len", val_len)}
+# The setting that gives each split's block length (validation is the scored split).
+BLOCK_SETTING = {"train": "seq_len", "val": "val_seq_len"}
 
 
 def prepare(dataset, source: Path, output: Path) -> dict:
@@ -46,10 +43,10 @@ def prepare(dataset, source: Path, output: Path) -> dict:
     lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary))
     ids = lookup[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)].astype(np.int32)
     boundary = int(len(ids) * (1 - dataset.val_fraction))
-    lengths = block_lengths(dataset)
     arrays, sizes = {}, {}
     for split, part in (("train", ids[:boundary]), ("val", ids[boundary:])):
-        key, length = lengths[split]
+        key = BLOCK_SETTING[split]
+        length = dataset[key]
         x, y = windows(part, length)
         if len(x) == 0:
             raise DataError(
@@ -66,7 +63,7 @@ def prepare(dataset, source: Path, output: Path) -> dict:
             "name": dataset.name,
             "vocab_size": len(vocabulary),
             "seq_len": dataset.seq_len,
-            "val_seq_len": lengths["val"][1],
+            "val_seq_len": dataset.val_seq_len,
             "sizes": sizes,
         }
         write_json(folder / "meta.json", meta)
