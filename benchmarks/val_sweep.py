@@ -53,6 +53,12 @@ def run_one(label: str, overrides: list[str], root: Path) -> dict:
         "seconds": round(seconds, 1),
         "seconds_per_epoch": round(seconds / len(history), 1),
         "params": model.count_params(),
+        # Every epoch's validation figures, so a noisy best epoch can be read in its context.
+        "curves": {
+            name: [round(float(value), 6) for value in history[name]]
+            for name in history.columns
+            if name.startswith("val_")
+        },
     }
 
 

@@ -1,0 +1,53 @@
+"""benchmarks/val_sweep.py as a user runs it: a JSONL record per configuration asked for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO, rnnlab_env, training_root
+
+SWEEP = """# two pooling variants on the tiny data
+small: experiment=imdb_pool model.embedding_dim=4 trainer.epochs=3 trainer.batch_size=8 trainer.refit=false trainer.early_stopping.patience=0
+larger: experiment=imdb_pool model.embedding_dim=8 trainer.epochs=2 trainer.batch_size=8 trainer.refit=false trainer.early_stopping.patience=0
+unasked: experiment=no_such_experiment
+"""  # one line per configuration, as in benchmarks/sweeps/
+
+
+def run_sweep(root: Path, *args: str) -> subprocess.CompletedProcess:
+    script = REPO / "benchmarks" / "val_sweep.py"
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=root,
+        env=rnnlab_env(root),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_val_sweep_appends_one_record_per_asked_label_with_its_validation_curves(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    sweep = tmp_path / "tiny.txt"
+    sweep.write_text(SWEEP, encoding="utf-8")
+    out = tmp_path / "results" / "tiny.jsonl"
+    out.parent.mkdir()
+    out.write_text('{"label": "earlier"}\n', encoding="utf-8")
+    run_sweep(root, str(sweep), "--out", str(out), "--only", "small", "larger")
+
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["label"] for r in records] == ["earlier", "small", "larger"]  # "unasked" not run
+    small, larger = records[1:]
+    assert small["overrides"][:2] == ["experiment=imdb_pool", "model.embedding_dim=4"]
+    assert (small["epochs"], larger["epochs"]) == (3, 2)
+    assert larger["params"] > small["params"]  # the override reached the model
+    for record in (small, larger):
+        curve = record["curves"]["val_accuracy"]
+        assert len(curve) == len(record["curves"]["val_loss"]) == record["epochs"]
+        assert record["val_accuracy"] == max(curve)
+        assert record["best_epoch"] == curve.index(max(curve)) + 1
