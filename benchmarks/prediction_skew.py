@@ -1,0 +1,55 @@
+"""Share of IMDB reviews a trained model calls positive, on training and on test reviews.
+
+A model that is calibrated on the reviews it trained on but calls fewer test reviews
+positive than there are has learnt evidence that does not carry over to other movies (a
+dropout train/inference mismatch would show on the training reviews too). Diagnostic only:
+nothing is tuned on the test figures it prints.
+
+    python benchmarks/prediction_skew.py models/imdb_bilstm/model.keras \\
+        data/prepared/imdb_v30000_len500_postpost_val0.2_blocks500 --sample 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
+from rnnlab.io import load_array
+
+SPLITS = ("train", "test")
+
+
+def skew_row(model: keras.Model, folder: Path, split: str, sample: int, seed: int) -> str:
+    x, y = load_array(folder, f"x_{split}"), load_array(folder, f"y_{split}").ravel()
+    pick = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
+    positive = model.predict(x[pick], batch_size=250, verbose=0).ravel() > 0.5
+    truth = y[pick].astype(bool)
+    return (
+        f"| {split} | {len(pick):,} | {positive.mean():.3f} | {truth.mean():.3f} "
+        f"| {(positive & ~truth).sum():,} | {(~positive & truth).sum():,} "
+        f"| {(positive == truth).mean():.4f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="a trained IMDB model (model.keras)")
+    parser.add_argument("prepared", type=Path, help="its prepared IMDB folder")
+    parser.add_argument("--sample", type=int, default=4000, help="random reviews per split")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    model = keras.models.load_model(args.model)
+    print(
+        "| split | reviews | predicted positive | truly positive | false positives "
+        "| false negatives | accuracy |\n|---|---|---|---|---|---|---|"
+    )
+    for split in SPLITS:
+        print(skew_row(model, args.prepared, split, args.sample, args.seed))
+
+
+if __name__ == "__main__":
+    main()
