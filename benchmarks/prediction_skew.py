@@ -16,8 +16,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import sklearn.metrics as skm
 
 import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
+from rnnlab.evaluation import review_probabilities
 from rnnlab.io import load_array
 
 SPLITS = ("train", "test")
@@ -26,12 +28,12 @@ SPLITS = ("train", "test")
 def skew_row(model: keras.Model, folder: Path, split: str, sample: int, seed: int) -> str:
     x, y = load_array(folder, f"x_{split}"), load_array(folder, f"y_{split}").ravel()
     pick = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
-    positive = model.predict(x[pick], batch_size=250, verbose=0).ravel() > 0.5
-    truth = y[pick].astype(bool)
+    # Scored and thresholded as the evaluate stage does (padded batches give the same outputs).
+    pred = (review_probabilities(model, x[pick], padding=None) >= 0.5).astype(int)
+    (tn, fp), (fn, tp) = skm.confusion_matrix(y[pick], pred, labels=[0, 1])
     return (
-        f"| {split} | {len(pick):,} | {positive.mean():.3f} | {truth.mean():.3f} "
-        f"| {(positive & ~truth).sum():,} | {(~positive & truth).sum():,} "
-        f"| {(positive == truth).mean():.4f} |"
+        f"| {split} | {len(pick):,} | {pred.mean():.3f} | {y[pick].mean():.3f} "
+        f"| {fp:,} | {fn:,} | {(tn + tp) / len(pick):.4f} |"
     )
 
 

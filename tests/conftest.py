@@ -158,8 +158,10 @@ def project(tmp_path: Path, tiny_mirror: Path, monkeypatch: pytest.MonkeyPatch) 
     return root
 
 
-def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
     return result
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import REPO, rnnlab_env, training_root
+from .conftest import REPO, rnnlab_env, run, training_root
 
 SWEEP = """# two pooling variants on the tiny data
 small: experiment=imdb_pool model.embedding_dim=4 trainer.epochs=3 trainer.batch_size=8 trainer.refit=false trainer.early_stopping.patience=0
@@ -17,16 +17,8 @@ unasked: experiment=no_such_experiment
 
 
 def run_sweep(root: Path, *args: str) -> subprocess.CompletedProcess:
-    script = REPO / "benchmarks" / "val_sweep.py"
-    result = subprocess.run(
-        [sys.executable, str(script), *args],
-        cwd=root,
-        env=rnnlab_env(root),
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
+    script = str(REPO / "benchmarks" / "val_sweep.py")
+    return run([sys.executable, script, *args], root, env=rnnlab_env(root))
 
 
 def test_val_sweep_appends_one_record_per_asked_label_with_its_validation_curves(
