@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from mlflow import MlflowClient
 
 from rnnlab.datasets import load_splits
 from rnnlab.settings import compose_run
-from rnnlab.training import fit, input_layout
+from rnnlab.training import EpochLogger, fit, input_layout
 
 from .conftest import REPO, RNNLAB, rnnlab_env, training_root
 
@@ -43,9 +44,17 @@ def history(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def completed_epochs(root: Path) -> int:
-    live = root / "checkpoints" / "sine_lstm" / "history.csv"
-    return len(history(live)) if live.is_file() else 0
+def backed_up_epochs(root: Path) -> int:
+    return backed_up_epochs_in(root / "checkpoints" / "sine_lstm")
+
+
+def backed_up_epochs_in(checkpoint: Path) -> int:
+    """Epochs in BackupAndRestore's backup: what a resume restores rather than retrains."""
+    metadata = checkpoint / "backup" / "training_metadata.json"
+    try:
+        return json.loads(metadata.read_text())["epoch"]
+    except (FileNotFoundError, json.JSONDecodeError):  # not yet written, or being written
+        return 0
 
 
 @pytest.mark.slow
@@ -61,11 +70,11 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
-    while completed_epochs(root) < 2 and process.poll() is None and time.monotonic() < deadline:
+    while backed_up_epochs(root) < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_before_kill = completed_epochs(root)
+    done_before_kill = backed_up_epochs(root)
     assert 2 <= done_before_kill < 6, "the kill must land mid-training"
     assert (root / "checkpoints" / "sine_lstm" / "backup").exists()
     assert not (root / "models" / "sine_lstm").exists()  # nothing half-written
@@ -86,6 +95,33 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
     print(
         f"uninterrupted {uninterrupted[-1]['val_loss']:.3e} resumed {resumed[-1]['val_loss']:.3e}"
     )
+
+
+class KilledBeforeLogging(EpochLogger):
+    """Stands for a kill at the end of epoch 1 that lands before its metrics reach MLflow."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 1:
+            raise RuntimeError("killed")
+        super().on_epoch_end(epoch, logs)
+
+
+def test_epoch_killed_before_its_metrics_are_logged_is_trained_again(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    cfg = compose_run([*SINE, "trainer.epochs=3", "trainer.steps_per_epoch=2"], REPO)
+    splits = load_splits(tiny_root / "data" / "prepared" / cfg.dataset.name, input_layout(cfg))
+    checkpoint = tmp_path / "checkpoint"
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        with pytest.raises(RuntimeError, match="killed"):
+            fit(cfg, splits, checkpoint, [KilledBeforeLogging()])
+        assert backed_up_epochs_in(checkpoint) == 1  # epoch 1 was not backed up either
+        _, resumed, _ = fit(cfg, splits, checkpoint, [EpochLogger()])
+    steps = [m.step for m in MlflowClient().get_metric_history(run.info.run_id, "val_loss")]
+    assert sorted(steps) == [0, 1, 2]  # each epoch logged once: none lost, none twice
+    assert resumed["epoch"].tolist() == [0, 1, 2]
+    assert (checkpoint / "history.csv").read_text().count("\n") == 4  # header and 3 epochs
 
 
 def test_same_experiment_twice_gives_identical_results(tiny_root: Path, tmp_path: Path) -> None:

@@ -98,12 +98,17 @@ def steps_per_epoch(n: int, trainer: DictConfig) -> int:
 
 
 def callbacks(
-    trainer: DictConfig, checkpoint: Path, has_val: bool
+    trainer: DictConfig, checkpoint: Path, has_val: bool, records: list | None = None
 ) -> list[keras.callbacks.Callback]:
+    """`records` (the MLflow EpochLogger) and the CSV history write an epoch before its backup
+    (Keras runs callbacks in list order): a kill between them re-runs that epoch and records
+    it twice (read_history keeps the last), where backup-first would lose it from the records.
+    """
     checkpoint.mkdir(parents=True, exist_ok=True)
     found = [
-        keras.callbacks.BackupAndRestore(str(checkpoint / "backup")),
+        *(records or []),
         keras.callbacks.CSVLogger(str(checkpoint / HISTORY_FILE), append=True),
+        keras.callbacks.BackupAndRestore(str(checkpoint / "backup")),
     ]
     stopping = trainer.early_stopping
     if stopping.patience > 0:
@@ -215,14 +220,21 @@ def fit(
         steps_per_epoch=steps,
         validation_data=validation,
         validation_steps=trainer.validation_steps if has_val else None,
-        callbacks=callbacks(trainer, checkpoint, has_val) + (extra_callbacks or []),
+        callbacks=callbacks(trainer, checkpoint, has_val, extra_callbacks),
         shuffle=False,  # to_dataset shuffles; Keras ignores (and warns about) it for datasets
         verbose=2,
     )
     seconds = time.perf_counter() - started
     # CSVLogger adds empty val_* columns to runs without validation; they say nothing.
-    history = pd.read_csv(checkpoint / HISTORY_FILE).dropna(axis="columns", how="all")
+    history = read_history(checkpoint / HISTORY_FILE).dropna(axis="columns", how="all")
     return model, history, seconds
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """The CSV history, one row per epoch: an epoch re-run after a kill (see `callbacks`)
+    keeps its last row, the one whose weights training went on from."""
+    history = pd.read_csv(path)
+    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
 
 
 @dataclass
@@ -277,7 +289,7 @@ def select_epochs(
     """The validation run; with a refit coming, its outcome is saved so a resume skips it."""
     selected = checkpoint / SELECTED_FILE
     if selected.is_file():  # a resumed refit: the selection run already finished
-        history = pd.read_csv(checkpoint / HISTORY_FILE)
+        history = read_history(checkpoint / HISTORY_FILE)
         return None, history, read_json(selected)["seconds"]
     model, history, seconds = fit(cfg, splits, checkpoint, callbacks_, strategy)
     if cfg.trainer.refit:
