@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .conftest import REPO, rnnlab_env, run, training_root
 
 SWEEP = """# two pooling variants on the tiny data
@@ -43,3 +45,50 @@ def test_val_sweep_appends_one_record_per_asked_label_with_its_validation_curves
         assert len(curve) == len(record["curves"]["val_loss"]) == record["epochs"]
         assert record["val_accuracy"] == max(curve)
         assert record["best_epoch"] == curve.index(max(curve)) + 1
+
+
+def test_val_sweep_runs_each_variant_on_several_validation_splits(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    sweep = tmp_path / "tiny.txt"
+    sweep.write_text(SWEEP, encoding="utf-8")
+    out = tmp_path / "splits.jsonl"
+    prepared_before = sorted(p.name for p in (root / "data" / "prepared").iterdir())
+    result = run_sweep(
+        root, str(sweep), "--out", str(out), "--only", "small", "--split-seeds", "42", "3"
+    )
+
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["label"], r["split_seed"]) for r in records] == [("small", 42), ("small", 3)]
+    assert records[1]["overrides"] == records[0]["overrides"]  # the variant, not the split
+    mean = (records[0]["val_accuracy"] + records[1]["val_accuracy"]) / 2
+    assert f"small: mean {mean:.4f} over 2 splits" in result.stdout
+    # Seed 42 is the pipeline's split, read where DVC put it; seed 3 is prepared beside it.
+    assert sorted(p.name for p in (root / "data" / "prepared").iterdir()) == prepared_before
+    name = "imdb_v30000_len800_postpost_val0.2_blocks500"
+    own, other = root / "data" / "prepared" / name, root / "data" / "sweep_splits" / "seed3" / name
+    val_ids = [set(np.load(folder / "id_val.npy").tolist()) for folder in (own, other)]
+    assert val_ids[0] != val_ids[1]  # another validation split, not a copy
+
+
+def test_val_sweep_refuses_split_seeds_for_a_dataset_without_them(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    sweep = tmp_path / "sine.txt"
+    sweep.write_text("sine: experiment=sine_lstm trainer.epochs=1\n", encoding="utf-8")
+    script = str(REPO / "benchmarks" / "val_sweep.py")
+    args = [
+        sys.executable,
+        script,
+        str(sweep),
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        "--split-seeds",
+        "3",
+    ]
+    result = subprocess.run(args, cwd=root, env=rnnlab_env(root), capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "--split-seeds needs an IMDB dataset" in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
