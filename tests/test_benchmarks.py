@@ -18,23 +18,34 @@ unasked: experiment=no_such_experiment
 """  # one line per configuration, as in benchmarks/sweeps/
 
 
+SCRIPT = str(REPO / "benchmarks" / "val_sweep.py")
+
+
 def run_sweep(root: Path, *args: str) -> subprocess.CompletedProcess:
-    script = str(REPO / "benchmarks" / "val_sweep.py")
-    return run([sys.executable, script, *args], root, env=rnnlab_env(root))
+    return run([sys.executable, SCRIPT, *args], root, env=rnnlab_env(root))
+
+
+def root_with_sweep(tiny_root: Path, tmp_path: Path, text: str = SWEEP) -> tuple[Path, Path]:
+    """A project root with the tiny prepared data, and a sweep file holding `text`."""
+    sweep = tmp_path / "sweep.txt"
+    sweep.write_text(text, encoding="utf-8")
+    return training_root(tiny_root, tmp_path / "root"), sweep
+
+
+def read_records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 
 def test_val_sweep_appends_one_record_per_asked_label_with_its_validation_curves(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    root = training_root(tiny_root, tmp_path / "root")
-    sweep = tmp_path / "tiny.txt"
-    sweep.write_text(SWEEP, encoding="utf-8")
+    root, sweep = root_with_sweep(tiny_root, tmp_path)
     out = tmp_path / "results" / "tiny.jsonl"
     out.parent.mkdir()
     out.write_text('{"label": "earlier"}\n', encoding="utf-8")
     run_sweep(root, str(sweep), "--out", str(out), "--only", "small", "larger")
 
-    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    records = read_records(out)
     assert [r["label"] for r in records] == ["earlier", "small", "larger"]  # "unasked" not run
     small, larger = records[1:]
     assert small["overrides"][:2] == ["experiment=imdb_pool", "model.embedding_dim=4"]
@@ -50,16 +61,14 @@ def test_val_sweep_appends_one_record_per_asked_label_with_its_validation_curves
 def test_val_sweep_runs_each_variant_on_several_validation_splits(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    root = training_root(tiny_root, tmp_path / "root")
-    sweep = tmp_path / "tiny.txt"
-    sweep.write_text(SWEEP, encoding="utf-8")
+    root, sweep = root_with_sweep(tiny_root, tmp_path)
     out = tmp_path / "splits.jsonl"
     prepared_before = sorted(p.name for p in (root / "data" / "prepared").iterdir())
     result = run_sweep(
         root, str(sweep), "--out", str(out), "--only", "small", "--split-seeds", "42", "3"
     )
 
-    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    records = read_records(out)
     assert [(r["label"], r["split_seed"]) for r in records] == [("small", 42), ("small", 3)]
     assert records[1]["overrides"] == records[0]["overrides"]  # the variant, not the split
     mean = (records[0]["val_accuracy"] + records[1]["val_accuracy"]) / 2
@@ -75,13 +84,10 @@ def test_val_sweep_runs_each_variant_on_several_validation_splits(
 def test_val_sweep_refuses_split_seeds_for_a_dataset_without_them(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    root = training_root(tiny_root, tmp_path / "root")
-    sweep = tmp_path / "sine.txt"
-    sweep.write_text("sine: experiment=sine_lstm trainer.epochs=1\n", encoding="utf-8")
-    script = str(REPO / "benchmarks" / "val_sweep.py")
+    root, sweep = root_with_sweep(tiny_root, tmp_path, "sine: experiment=sine_lstm\n")
     args = [
         sys.executable,
-        script,
+        SCRIPT,
         str(sweep),
         "--out",
         str(tmp_path / "o.jsonl"),
