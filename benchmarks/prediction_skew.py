@@ -21,6 +21,7 @@ import sklearn.metrics as skm
 import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
 from rnnlab.evaluation import review_probabilities
 from rnnlab.io import load_array
+from rnnlab.serving import predicted_labels
 
 SPLITS = ("train", "test")
 
@@ -29,7 +30,7 @@ def skew_row(model: keras.Model, folder: Path, split: str, sample: int, seed: in
     x, y = load_array(folder, f"x_{split}"), load_array(folder, f"y_{split}").ravel()
     pick = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
     # Scored and thresholded as the evaluate stage does (padded batches give the same outputs).
-    pred = (review_probabilities(model, x[pick], padding=None) >= 0.5).astype(int)
+    pred = predicted_labels(review_probabilities(model, x[pick], padding=None))
     (tn, fp), (fn, tp) = skm.confusion_matrix(y[pick], pred, labels=[0, 1])
     return (
         f"| {split} | {len(pick):,} | {pred.mean():.3f} | {y[pick].mean():.3f} "

@@ -1,4 +1,4 @@
-"""Capped evaluation (the quick profile): which examples are scored and how runs are tagged."""
+"""Evaluation: capped scoring (quick profile), run tags, and the positive-review threshold."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.evaluation import cap_held_out
 from rnnlab.models.builders import DataSpec
 from rnnlab.schema import validate_experiment
+from rnnlab.serving import POSITIVE_THRESHOLD, predicted_labels
 from rnnlab.settings import compose_run
 from rnnlab.tracking import eval_data_id
 
@@ -84,3 +85,9 @@ def test_evaluation_loads_only_the_split_it_scores(
     assert list(scored_only.arrays) == [scored]
     np.testing.assert_array_equal(scored_only.arrays[scored][0], whole.arrays[scored][0])
     assert scored_only.spec == whole.spec and scored_only.vocabulary == whole.vocabulary
+
+
+def test_a_review_at_the_threshold_is_called_positive_by_every_reader() -> None:
+    prob = np.array([0.0, POSITIVE_THRESHOLD - 1e-9, POSITIVE_THRESHOLD, 0.9])
+    assert predicted_labels(prob).tolist() == [0, 0, 1, 1]
+    assert predicted_labels(prob).dtype.kind == "i"  # counts in sklearn's confusion matrix

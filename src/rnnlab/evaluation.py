@@ -22,6 +22,7 @@ from rnnlab.datasets import Splits, held_out, load_splits, to_dataset
 from rnnlab.generation import CharGenerator
 from rnnlab.io import write_json
 from rnnlab.models import load_model
+from rnnlab.serving import predicted_labels
 from rnnlab.training import MODEL_FILE, bucket_padding, experiment_paths, input_layout
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def review_probabilities(model: keras.Model, x: np.ndarray, padding: str | None)
 def evaluate_imdb(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
     x, y = splits.arrays[held_out(splits.spec.task)]
     prob = review_probabilities(model, x, bucket_padding(cfg))
-    pred = (prob >= 0.5).astype(int)
+    pred = predicted_labels(prob)
     matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
     auc = float(skm.roc_auc_score(y, prob))
     fpr, tpr, _ = skm.roc_curve(y, prob)

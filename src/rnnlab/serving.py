@@ -36,6 +36,14 @@ SERVING_DIR = "serving"
 TASK_METADATA = "rnnlab_task"
 PREDICT_BATCH = 256
 LABELS = ("negative", "positive")  # IMDB label 0 / 1
+# P(positive) at or above which a review is called positive: one rule for the evaluate
+# stage's metrics, the served model's labels and the diagnostics.
+POSITIVE_THRESHOLD = 0.5
+
+
+def predicted_labels(prob: np.ndarray) -> np.ndarray:
+    """IMDB label (0 negative, 1 positive) of each P(positive)."""
+    return (np.asarray(prob) >= POSITIVE_THRESHOLD).astype(int)
 
 
 def input_column(model_input: Any, column: str) -> pd.Series:
@@ -96,7 +104,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(
             {
                 "probability": prob.astype(np.float64),
-                "label": np.where(prob >= 0.5, LABELS[1], LABELS[0]),
+                "label": np.asarray(LABELS)[predicted_labels(prob)],
                 "tokens": lengths.astype(np.int64),
                 "unknown_tokens": (ids == OOV_INDEX).sum(axis=1).astype(np.int64),
             }
