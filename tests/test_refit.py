@@ -52,11 +52,12 @@ class Recorder(keras.callbacks.Callback):
 
 
 class Interrupt(Recorder):
-    """Stops the process-like flow after the first epoch, as a kill would."""
+    """Stops the run as a kill would once the first epoch is recorded and backed up (the
+    backup is the last thing an epoch writes, so the kill lands as the second one starts)."""
 
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        super().on_epoch_end(epoch, logs)
-        raise KeyboardInterrupt
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if epoch > 0:
+            raise KeyboardInterrupt
 
 
 def history(**columns: list[float]) -> pd.DataFrame:
