@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
 from rnnlab.datasets import load_splits
 from rnnlab.schema import validate_experiment
 from rnnlab.settings import compose_run, repo_root
@@ -45,31 +47,28 @@ def read_sweep(path: Path) -> list[tuple[str, list[str]]]:
     return runs
 
 
-def on_split(overrides: list[str], seed: int | None, root: Path) -> list[str]:
-    """The overrides that train the variant on validation split `seed` (None: the config's)."""
-    dataset = compose_run(overrides, root).dataset
-    if seed is None or seed == dataset.get("split_seed"):
-        return overrides
-    if "split_seed" not in dataset:
+def on_other_split(cfg: DictConfig, seed: int, root: Path) -> DictConfig:
+    """The variant on validation split `seed`, with its own prepared folder (prepared on
+    first use: the folder's name does not carry the seed, and DVC owns data/prepared)."""
+    if "split_seed" not in cfg.dataset:
         raise SystemExit(
-            f"--split-seeds needs an IMDB dataset (dataset.split_seed); {dataset.name} has "
+            f"--split-seeds needs an IMDB dataset (dataset.split_seed); {cfg.dataset.name} has "
             "one fixed validation split: leave --split-seeds out"
         )
-    return [*overrides, f"dataset.split_seed={seed}", f"paths.prepared={SPLIT_ROOT}/seed{seed}"]
-
-
-def prepared_data(cfg, root: Path) -> Path:
-    """The variant's prepared arrays; a sweep-only split is prepared on first use."""
-    data = experiment_paths(cfg, root)["data"]
-    if not data.exists() and cfg.paths.prepared.startswith(SPLIT_ROOT):  # DVC owns the rest
-        print(f"preparing {cfg.dataset.name} with split seed {cfg.dataset.split_seed}", flush=True)
+    moved = {"dataset": {"split_seed": seed}, "paths": {"prepared": f"{SPLIT_ROOT}/seed{seed}"}}
+    cfg = OmegaConf.merge(cfg, moved)
+    if not experiment_paths(cfg, root)["data"].exists():
+        print(f"preparing {cfg.dataset.name} with split seed {seed}", flush=True)
         prepare(cfg, root)
-    return data
+    return cfg
 
 
-def run_one(label: str, overrides: list[str], root: Path) -> dict:
+def run_one(label: str, overrides: list[str], root: Path, seed: int | None = None) -> dict:
+    """Train the variant on validation split `seed` (None: the config's own split)."""
     cfg = validate_experiment(compose_run(overrides, root))
-    splits = load_splits(prepared_data(cfg, root), input_layout(cfg))
+    if seed is not None and seed != cfg.dataset.get("split_seed"):
+        cfg = on_other_split(cfg, seed, root)
+    splits = load_splits(experiment_paths(cfg, root)["data"], input_layout(cfg))
     checkpoint = Path(tempfile.mkdtemp(prefix="sweep-"))
     try:
         model, history, seconds = fit(cfg, splits, checkpoint)
@@ -130,8 +129,7 @@ def main() -> None:
             continue
         for seed in args.split_seeds:
             started = time.perf_counter()
-            result = run_one(label, on_split(overrides, seed, root), root)
-            result["overrides"] = overrides  # the variant; split_seed says where it ran
+            result = run_one(label, overrides, root, seed)
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
             with args.out.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(result) + "\n")

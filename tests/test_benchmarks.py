@@ -25,6 +25,18 @@ def run_sweep(root: Path, *args: str) -> subprocess.CompletedProcess:
     return run([sys.executable, SCRIPT, *args], root, env=rnnlab_env(root))
 
 
+def run_failing_sweep(root: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, SCRIPT, *args],
+        cwd=root,
+        env=rnnlab_env(root),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0, result.stdout
+    return result
+
+
 def root_with_sweep(tiny_root: Path, tmp_path: Path, text: str = SWEEP) -> tuple[Path, Path]:
     """A project root with the tiny prepared data, and a sweep file holding `text`."""
     sweep = tmp_path / "sweep.txt"
@@ -85,16 +97,8 @@ def test_val_sweep_refuses_split_seeds_for_a_dataset_without_them(
     tiny_root: Path, tmp_path: Path
 ) -> None:
     root, sweep = root_with_sweep(tiny_root, tmp_path, "sine: experiment=sine_lstm\n")
-    args = [
-        sys.executable,
-        SCRIPT,
-        str(sweep),
-        "--out",
-        str(tmp_path / "o.jsonl"),
-        "--split-seeds",
-        "3",
-    ]
-    result = subprocess.run(args, cwd=root, env=rnnlab_env(root), capture_output=True, text=True)
-    assert result.returncode != 0
+    result = run_failing_sweep(
+        root, str(sweep), "--out", str(tmp_path / "o.jsonl"), "--split-seeds", "3"
+    )
     assert "--split-seeds needs an IMDB dataset" in result.stderr
     assert not (tmp_path / "o.jsonl").exists()

@@ -44,11 +44,7 @@ def history(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def backed_up_epochs(root: Path) -> int:
-    return backed_up_epochs_in(root / "checkpoints" / "sine_lstm")
-
-
-def backed_up_epochs_in(checkpoint: Path) -> int:
+def backed_up_epochs(checkpoint: Path) -> int:
     """Epochs in BackupAndRestore's backup: what a resume restores rather than retrains."""
     metadata = checkpoint / "backup" / "training_metadata.json"
     try:
@@ -69,14 +65,17 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    checkpoint = root / "checkpoints" / "sine_lstm"
     deadline = time.monotonic() + 300
-    while backed_up_epochs(root) < 2 and process.poll() is None and time.monotonic() < deadline:
+    while (
+        backed_up_epochs(checkpoint) < 2 and process.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_before_kill = backed_up_epochs(root)
+    done_before_kill = backed_up_epochs(checkpoint)
     assert 2 <= done_before_kill < 6, "the kill must land mid-training"
-    assert (root / "checkpoints" / "sine_lstm" / "backup").exists()
+    assert (checkpoint / "backup").exists()
     assert not (root / "models" / "sine_lstm").exists()  # nothing half-written
 
     subprocess.run([RNNLAB, "train", *SINE], env=rnnlab_env(root), check=True, capture_output=True)
@@ -84,7 +83,7 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
     assert [row["epoch"] for row in resumed] == [0, 1, 2, 3, 4, 5]
     assert resumed[:done_before_kill] == uninterrupted[:done_before_kill]  # restored, not retrained
     assert resumed[-1]["val_loss"] == pytest.approx(uninterrupted[-1]["val_loss"], rel=RESUME_RTOL)
-    assert not (root / "checkpoints" / "sine_lstm").exists()
+    assert not checkpoint.exists()
 
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["sine-regression"], output_format="list")
@@ -116,7 +115,7 @@ def test_epoch_killed_before_its_metrics_are_logged_is_trained_again(
     with mlflow.start_run() as run:
         with pytest.raises(RuntimeError, match="killed"):
             fit(cfg, splits, checkpoint, [KilledBeforeLogging()])
-        assert backed_up_epochs_in(checkpoint) == 1  # epoch 1 was not backed up either
+        assert backed_up_epochs(checkpoint) == 1  # epoch 1 was not backed up either
         _, resumed, _ = fit(cfg, splits, checkpoint, [EpochLogger()])
     steps = [m.step for m in MlflowClient().get_metric_history(run.info.run_id, "val_loss")]
     assert sorted(steps) == [0, 1, 2]  # each epoch logged once: none lost, none twice
