@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import keras
@@ -49,6 +50,18 @@ class Recorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         self.epochs.append(epoch)
+
+
+class LearningRates(Recorder):
+    """The optimizer's learning rate at the end of each epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        super().on_epoch_end(epoch, logs)
+        self.rates.append(float(self.model.optimizer.learning_rate))
 
 
 class Interrupt(Recorder):
@@ -104,6 +117,26 @@ def test_refit_trains_a_fresh_model_on_train_and_val(tiny_root: Path, tmp_path: 
     info = fitted.info()
     assert info["epochs"] == 3 and info["refit_epochs"] == 3
     assert info["seconds"] == pytest.approx(fitted.seconds + fitted.refit_seconds, abs=0.1)
+
+
+def test_refit_keeps_the_selection_runs_learning_rate_schedule(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    """Validation chose 1 of 4 planned epochs on a cosine schedule; the refit stops there on
+    that schedule (rate 0.854 of the peak after 1/4 of it), not on a cosine over 1 epoch (0)."""
+    cfg, splits = splits_and_config(
+        tiny_root, [*POOL, "trainer.epochs=4", "trainer.lr_schedule=cosine"]
+    )
+    checkpoint = tmp_path / "ckpt"
+    checkpoint.mkdir()
+    history(val_loss=[0.5, 0.6]).to_csv(checkpoint / "history.csv", index=False)
+    (checkpoint / SELECTED_FILE).write_text(json.dumps({"epochs": 1, "seconds": 1.0}))
+    rates = LearningRates()
+    fit_to_keep(cfg, splits, checkpoint, lambda p: [rates] if p else [], None)
+
+    peak = cfg.trainer.learning_rate
+    assert rates.epochs == [0]
+    assert rates.rates == [pytest.approx(peak * 0.5 * (1 + math.cos(math.pi / 4)), rel=1e-4)]
 
 
 def test_interrupted_refit_resumes_without_repeating_the_selection(

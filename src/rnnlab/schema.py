@@ -40,6 +40,9 @@ class Trainer:
     seed: int = 42
     strategy: str = "default"
     refit: bool = False
+    # Epochs the learning-rate schedule spans (None: `epochs`). The refit sets it to the
+    # selection run's epochs, so it stops early on the schedule validation judged.
+    schedule_epochs: int | None = None
     # Batches of reviews of similar length, trimmed to the longest (masked token models only).
     bucket_by_length: bool = False
 
@@ -220,6 +223,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("trainer.clipnorm", positive, "a positive number or null"),
     ("trainer.batch_size", positive, "a positive integer"),
     ("trainer.epochs", positive, "a positive integer"),
+    ("trainer.schedule_epochs", positive, "a positive integer or null (null = trainer.epochs)"),
     ("trainer.steps_per_epoch", positive, "a positive integer or null"),
     ("trainer.validation_steps", positive, "a positive integer or null"),
     (

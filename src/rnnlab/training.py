@@ -202,7 +202,7 @@ def fit(
     x, y = splits.arrays["train"]
     steps = steps_per_epoch(len(x), trainer)
     with strategy.scope():  # variables are created as the strategy's replicated variables
-        model = build_and_compile(cfg, splits, steps * trainer.epochs)
+        model = build_and_compile(cfg, splits, steps * schedule_epochs(trainer))
     has_val = splits.has("val")
     bucket = bucket_padding(cfg)
     validation = (
@@ -278,8 +278,22 @@ def train_and_val(splits: Splits) -> Splits:
     return Splits(splits.spec, {"train": (x, y)}, splits.vocabulary)
 
 
+def schedule_epochs(trainer: DictConfig) -> int:
+    """Epochs the learning-rate schedule spans (a refit's: the selection run's, `refit_config`)."""
+    return trainer.get("schedule_epochs") or trainer.epochs
+
+
 def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
-    fixed = {"trainer": {"epochs": epochs, "early_stopping": {"patience": 0}}}
+    """The refit trains the chosen epochs on the schedule the selection run had there: a
+    cosine spans the selection's planned epochs, not only the chosen ones, so the refit's
+    learning rate at each epoch is the one validation judged."""
+    fixed = {
+        "trainer": {
+            "epochs": epochs,
+            "early_stopping": {"patience": 0},
+            "schedule_epochs": schedule_epochs(cfg.trainer),
+        }
+    }
     return OmegaConf.merge(cfg, fixed)
 
 
