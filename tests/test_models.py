@@ -1,9 +1,11 @@
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.builders import DataSpec, build_model
 from rnnlab.models.layers import EquationRNNCell
 
@@ -126,3 +128,50 @@ def test_pooled_recurrent_outputs_ignore_padding() -> None:
     longer = np.array([[5, 6, 7, 0, 0, 0], [5, 6, 7, 8, 9, 0]], dtype="int32")
     a, b = model.predict(short, verbose=0), model.predict(longer, verbose=0)
     assert a[0, 0] == pytest.approx(b[0, 0], abs=1e-6) and b[0, 0] != pytest.approx(b[1, 0])
+
+
+def word_vectors(tmp_path: Path, rows: int, dim: int) -> tuple[Path, np.ndarray]:
+    vectors = np.random.default_rng(3).normal(size=(rows, dim)).astype("float32")
+    vectors[:2] = 0.0  # padding and out-of-vocabulary, as word_vectors.learn leaves them
+    np.save(tmp_path / "word_vectors.npy", vectors)
+    return tmp_path / "word_vectors.npy", vectors
+
+
+def pool_config(**changes) -> OmegaConf:
+    base = {
+        "type": "pool",
+        "embedding_dim": 4,
+        "mask_padding": True,
+        "dense_units": 0,
+        "dropout": 0.0,
+        "ngrams": 1,
+        "ngram_buckets": 0,
+        "pretrained_embedding": True,
+    }
+    return OmegaConf.create(base | changes)
+
+
+def test_pretrained_embedding_starts_from_the_word_vectors(tmp_path: Path) -> None:
+    path, vectors = word_vectors(tmp_path, rows=20, dim=4)
+    spec = DataSpec("imdb", vocab_size=20, seq_len=6, word_vectors=path)
+    model = build_model(pool_config(), spec)
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], vectors)
+
+    # Hashed bigrams get rows after the words: those keep their random start.
+    with_ngrams = build_model(pool_config(ngrams=2, ngram_buckets=10), spec)
+    table = with_ngrams.get_layer("embedding").get_weights()[0]
+    np.testing.assert_array_equal(table[:20], vectors)
+    assert table.shape == (30, 4) and np.abs(table[20:]).min() > 0
+
+    fresh = build_model(pool_config(pretrained_embedding=False), spec)
+    assert not np.allclose(fresh.get_layer("embedding").get_weights()[0][2:], vectors[2:])
+
+
+def test_missing_or_mismatched_word_vectors_are_a_clear_error(tmp_path: Path) -> None:
+    path, _ = word_vectors(tmp_path, rows=20, dim=8)
+    for spec in (
+        DataSpec("imdb", vocab_size=20, seq_len=6),
+        DataSpec("imdb", vocab_size=20, seq_len=6, word_vectors=path),
+    ):
+        with pytest.raises(DataError, match=r"has no 20 x 4 word vectors .*re-run its prepare"):
+            build_model(pool_config(), spec)

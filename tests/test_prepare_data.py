@@ -233,3 +233,32 @@ def test_training_batches_gather_every_example_once_per_epoch() -> None:
     assert again == [b.tolist() for b in labels]  # seeded
     plain = np.concatenate([b.numpy() for _, b in to_dataset(x, y, 4, False, 0)])
     assert plain.tolist() == list(range(11))
+
+
+def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path: Path) -> None:
+    dataset = imdb_dataset(word_vectors=8, val_block_size=0)
+    imdb.prepare(dataset, reviews, tmp_path / "prepared")
+    vectors = load_array(tmp_path / "prepared", "word_vectors")
+    vocabulary = load_vocabulary(tmp_path / "prepared" / "vocab.txt")
+    assert vectors.shape == (len(vocabulary) + 2, 8) and vectors.dtype == np.float32
+    assert not vectors[:2].any()  # padding and out-of-vocabulary start at zero
+    assert (np.abs(vectors[2:]).sum(axis=1) > 0).all()  # every vocabulary word was learned
+
+    table = pd.read_parquet(reviews)
+    splits = imdb.split_train_val(table, dataset.val_fraction, dataset.split_seed)
+    held_out = table.index.isin(splits["val"].index) | (table["split"] == "test")
+
+    def vectors_with(changed_rows) -> np.ndarray:
+        edited = table.copy()
+        edited.loc[changed_rows, "text"] = edited.loc[changed_rows, "text"].str[::-1]
+        edited.to_parquet(tmp_path / "edited.parquet")
+        imdb.prepare(dataset, tmp_path / "edited.parquet", tmp_path / "edited")
+        return load_array(tmp_path / "edited", "word_vectors")
+
+    np.testing.assert_array_equal(vectors_with(held_out), vectors)  # and the same every run
+    assert not np.array_equal(vectors_with(~held_out), vectors)
+
+
+def test_datasets_without_word_vectors_write_none(reviews: Path, tmp_path: Path) -> None:
+    imdb.prepare(imdb_dataset(), reviews, tmp_path / "prepared")
+    assert not (tmp_path / "prepared" / "word_vectors.npy").exists()

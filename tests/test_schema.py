@@ -23,6 +23,25 @@ BAD = [
     (["trainer.batch_size=abc"], r"trainer.batch_size='abc' has the wrong type"),
     (["trainer.learning_rate=fast"], r"trainer.learning_rate='fast' has the wrong type"),
     (["trainer.batch_size=0"], r"trainer.batch_size=0 is invalid; allowed: a positive integer"),
+    (
+        ["experiment=imdb_gru", "model.pretrained_embedding=true"],
+        r"model.pretrained_embedding=true but dataset 'imdb_v30000_len500_postpost_val0.2_"
+        r"blocks500' has no word vectors \(dataset.word_vectors=0\); pick a dataset that",
+    ),
+    (
+        [
+            "experiment=imdb_gru",
+            "dataset=imdb_v30k_len500_w2v",
+            "model.embedding_dim=16",
+            "model.pretrained_embedding=true",
+        ],
+        r"model.embedding_dim=16 but the dataset's word vectors have 32 dimensions "
+        r"\(dataset.word_vectors\); set model.embedding_dim=32",
+    ),
+    (
+        ["experiment=imdb_gru", "trainer.schedule_epochs=0"],
+        r"trainer.schedule_epochs=0 is invalid; allowed: a positive integer or null",
+    ),
     (["trainer.epochs=-1"], r"trainer.epochs=-1 is invalid; allowed: a positive integer"),
     (
         ["trainer.learning_rate=0"],

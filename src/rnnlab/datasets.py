@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from rnnlab.data import word_vectors
 from rnnlab.errors import DataError
 from rnnlab.io import load_array, read_json
 from rnnlab.models.builders import DataSpec
@@ -46,11 +47,22 @@ def load_splits(folder: Path, layout: str = "steps", held_out_only: bool = False
         s: (load_array(folder, f"x_{s}{suffix}"), load_array(folder, f"y_{s}")) for s in splits
     }
     length = meta.get("max_len") or meta.get("seq_len") or meta.get("steps")
-    spec = DataSpec(task=task, vocab_size=int(meta.get("vocab_size", 0)), seq_len=int(length))
+    spec = DataSpec(
+        task=task,
+        vocab_size=int(meta.get("vocab_size", 0)),
+        seq_len=int(length),
+        word_vectors=word_vectors_file(folder),
+    )
     vocabulary = None
     if task == "shakespeare":
         vocabulary = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     return Splits(spec, arrays, vocabulary)
+
+
+def word_vectors_file(folder: Path) -> Path | None:
+    """The prepared folder's word vectors (datasets with dataset.word_vectors > 0)."""
+    path = folder / f"{word_vectors.ARRAY}.npy"
+    return path if path.is_file() else None
 
 
 # Reviews sorted together by length before they are cut into batches (see to_dataset).

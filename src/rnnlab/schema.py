@@ -64,6 +64,9 @@ class ImdbDataset:
     val_fraction: float = 0.2
     split_seed: int = 42
     val_block_size: int = 0
+    # > 0: `prepare` also learns word vectors of this size from the training split's text
+    # (rnnlab.data.word_vectors), which model.pretrained_embedding starts from.
+    word_vectors: int = 0
     name: str = MISSING
 
 
@@ -97,6 +100,7 @@ class PoolModel:
     dropout: float = 0.0
     ngrams: int = 1
     ngram_buckets: int = 0
+    pretrained_embedding: bool = False
 
 
 @dataclass
@@ -122,6 +126,8 @@ class RecurrentModel:
     pooling: str = "last"
     embedding_dropout: float = 0.0
     head_dropout: float = 0.0
+    # true: the embedding starts from the dataset's word vectors (dataset.word_vectors).
+    pretrained_embedding: bool = False
 
 
 @dataclass
@@ -223,6 +229,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("trainer.clipnorm", positive, "a positive number or null"),
     ("trainer.batch_size", positive, "a positive integer"),
     ("trainer.epochs", positive, "a positive integer"),
+    ("dataset.word_vectors", lambda v: v >= 0, "an integer >= 0 (0 = no word vectors)"),
     ("trainer.schedule_epochs", positive, "a positive integer or null (null = trainer.epochs)"),
     ("trainer.steps_per_epoch", positive, "a positive integer or null"),
     ("trainer.validation_steps", positive, "a positive integer or null"),
@@ -335,7 +342,25 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
         )
     check_refit(checked)
     check_bucketing(checked)
+    check_pretrained_embedding(checked)
     return checked
+
+
+def check_pretrained_embedding(cfg: DictConfig) -> None:
+    if not cfg.model.get("pretrained_embedding"):
+        return
+    size = cfg.dataset.get("word_vectors", 0)
+    if not size:
+        raise ConfigError(
+            f"model.pretrained_embedding=true but dataset {cfg.dataset.name!r} has no word "
+            "vectors (dataset.word_vectors=0); pick a dataset that learns them (e.g. "
+            "dataset=imdb_v30k_len500_w2v) or set model.pretrained_embedding=false"
+        )
+    if size != cfg.model.embedding_dim:
+        raise ConfigError(
+            f"model.embedding_dim={cfg.model.embedding_dim} but the dataset's word vectors "
+            f"have {size} dimensions (dataset.word_vectors); set model.embedding_dim={size}"
+        )
 
 
 def check_refit(cfg: DictConfig) -> None:

@@ -141,10 +141,19 @@ def prepare(dataset, reviews: Path, output: Path) -> dict:
             save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
             save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
         text_vec.save_vocabulary(folder / "vocab.txt", vocabulary)
+        if dataset.get("word_vectors"):
+            save_word_vectors(folder, dataset, splits["train"]["text"].to_numpy(), vocabulary)
         meta = describe(dataset, splits, vocabulary, time.perf_counter() - started)
         write_json(folder / "meta.json", meta)
     log.info("prepared %s in %.1f s", output, meta["seconds"])
     return meta
+
+
+def save_word_vectors(folder: Path, dataset, texts: np.ndarray, vocabulary: list[str]) -> None:
+    from rnnlab.data import word_vectors
+
+    vectors = word_vectors.learn(texts, vocabulary, dataset.word_vectors, dataset.split_seed)
+    save_arrays(folder, **{word_vectors.ARRAY: vectors})
 
 
 def describe(

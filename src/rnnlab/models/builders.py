@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
+import numpy as np
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.layers import (
     DistinctIds,
     EquationRNNCell,
@@ -34,6 +36,7 @@ class DataSpec:
     vocab_size: int = 0
     seq_len: int | None = None
     features: int = 1
+    word_vectors: Path | None = None  # (vocab_size, dim) .npy from `prepare`, if it made one
 
 
 def recurrent_layer(cell: str) -> type[keras.layers.Layer]:
@@ -50,13 +53,35 @@ def classifier_head(x, dense_units: int, dropout: float = 0.0):
     return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
 
 
+def embed(ids, rows: int, m, data: DataSpec, mask: bool):
+    """The token embedding; with model.pretrained_embedding its first rows start from the
+    dataset's word vectors (the rest, e.g. hashed n-grams, keep the random start)."""
+    layer = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name="embedding")
+    embedded = layer(ids)
+    if m.get("pretrained_embedding"):
+        start = layer.embeddings.numpy()
+        vectors = pretrained_vectors(data, m.embedding_dim)
+        start[: len(vectors)] = vectors
+        layer.embeddings.assign(start)
+    return embedded
+
+
+def pretrained_vectors(data: DataSpec, dim: int) -> np.ndarray:
+    # The config was checked (schema.check_pretrained_embedding); this guards the folder.
+    vectors = None if data.word_vectors is None else np.load(data.word_vectors)
+    if vectors is None or vectors.shape != (data.vocab_size, dim):
+        raise DataError(
+            f"the prepared dataset has no {data.vocab_size} x {dim} word vectors "
+            f"({data.word_vectors or 'no word_vectors.npy'}); re-run its prepare stage "
+            "(`dvc repro`) with dataset.word_vectors set"
+        )
+    return vectors
+
+
 def token_inputs(data: DataSpec, m, mask: bool = False):
     # Any length: batches trimmed to their longest review (trainer.bucket_by_length) fit too.
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    embedded = keras.layers.Embedding(
-        data.vocab_size, m.embedding_dim, mask_zero=mask, name="embedding"
-    )(tokens)
-    return tokens, embedded
+    return tokens, embed(tokens, data.vocab_size, m, data, mask)
 
 
 def build_pool(m, data: DataSpec) -> keras.Model:
@@ -67,7 +92,7 @@ def build_pool(m, data: DataSpec) -> keras.Model:
         rows += m.ngram_buckets
     # With n-grams the padding must be masked, or every padded slot would dilute the average.
     mask = m.mask_padding or m.ngrams > 1
-    x = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name="embedding")(ids)
+    x = embed(ids, rows, m, data, mask)
     x = keras.layers.GlobalAveragePooling1D(name="average")(x)
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
 

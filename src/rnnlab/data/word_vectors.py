@@ -1,0 +1,66 @@
+"""Word vectors for a prepared IMDB vocabulary, learned from the training split's own text.
+
+Skip-gram word2vec (gensim) over the training reviews, tokenised exactly as the models see
+them, so row i of the matrix is the vector of token id i. No outside text and no validation
+or test text: the vectors only add what the words' neighbours say, which the labels alone
+teach an embedding slowly (IMDB has 25,000 labelled reviews for 30,000 words).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import zlib
+
+import numpy as np
+
+from rnnlab.data import text as text_vec
+
+log = logging.getLogger(__name__)
+ARRAY = "word_vectors"  # <prepared folder>/word_vectors.npy
+# Mikolov et al.'s skip-gram defaults; five passes suffice for 4-5 million tokens.
+WINDOW = 5
+NEGATIVE = 5
+EPOCHS = 5
+SUBSAMPLE = 1e-4
+# Rows for padding (never read: masked) and out-of-vocabulary words start at zero.
+UNLEARNED = (text_vec.PAD_INDEX, text_vec.OOV_INDEX)
+
+
+def stable_hash(text: str) -> int:
+    """Seeds gensim's initial vectors; Python's own str hash changes from process to process."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def token_sentences(values: np.ndarray, row_splits: np.ndarray) -> list[list[str]]:
+    """Each review as its in-vocabulary token ids, as strings (gensim's word keys)."""
+    known = values >= text_vec.RESERVED
+    return [
+        [str(i) for i in values[start:end][known[start:end]]]
+        for start, end in itertools.pairwise(row_splits)
+    ]
+
+
+def learn(texts: np.ndarray, vocabulary: list[str], dim: int, seed: int) -> np.ndarray:
+    """A (len(vocabulary) + RESERVED, dim) float32 matrix indexed by token id."""
+    from gensim.models import Word2Vec  # imported here: only datasets with vectors need it
+
+    values, row_splits = text_vec.encode(texts, vocabulary)
+    model = Word2Vec(
+        token_sentences(values, row_splits),
+        vector_size=dim,
+        window=WINDOW,
+        negative=NEGATIVE,
+        sample=SUBSAMPLE,
+        epochs=EPOCHS,
+        sg=1,
+        min_count=1,
+        seed=seed,
+        hashfxn=stable_hash,
+        workers=1,  # one thread: the same vectors on every run (two threads race)
+    )
+    matrix = np.zeros((len(vocabulary) + text_vec.RESERVED, dim), dtype=np.float32)
+    for key, row in model.wv.key_to_index.items():
+        matrix[int(key)] = model.wv.vectors[row]
+    log.info("word vectors: %d of %d words, dim %d", len(model.wv), len(vocabulary), dim)
+    return matrix
