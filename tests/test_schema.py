@@ -35,8 +35,8 @@ BAD = [
             "model.embedding_dim=16",
             "model.pretrained_embedding=true",
         ],
-        r"model.embedding_dim=16 but the dataset's word vectors have 32 dimensions "
-        r"\(dataset.word_vectors\); set model.embedding_dim=32",
+        r"model.embedding_dim=16 but the dataset's word vectors have 100 dimensions "
+        r"\(dataset.word_vectors\); set model.embedding_dim=100",
     ),
     (
         ["experiment=imdb_gru", "trainer.schedule_epochs=0"],

@@ -18,13 +18,12 @@ from rnnlab.data import text as text_vec
 
 log = logging.getLogger(__name__)
 ARRAY = "word_vectors"  # <prepared folder>/word_vectors.npy
-# Mikolov et al.'s skip-gram defaults; five passes suffice for 4-5 million tokens.
+# gensim's defaults, but frequent words subsampled harder (1e-4 rather than 1e-3): in
+# reviews "the", "movie" and "film" crowd out the words that carry sentiment.
 WINDOW = 5
 NEGATIVE = 5
 EPOCHS = 5
 SUBSAMPLE = 1e-4
-# Rows for padding (never read: masked) and out-of-vocabulary words start at zero.
-UNLEARNED = (text_vec.PAD_INDEX, text_vec.OOV_INDEX)
 
 
 def stable_hash(text: str) -> int:
@@ -59,6 +58,7 @@ def learn(texts: np.ndarray, vocabulary: list[str], dim: int, seed: int) -> np.n
         hashfxn=stable_hash,
         workers=1,  # one thread: the same vectors on every run (two threads race)
     )
+    # Padding (masked) and out-of-vocabulary rows have no neighbours to learn from: zeros.
     matrix = np.zeros((len(vocabulary) + text_vec.RESERVED, dim), dtype=np.float32)
     for key, row in model.wv.key_to_index.items():
         matrix[int(key)] = model.wv.vectors[row]
