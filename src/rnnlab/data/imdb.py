@@ -9,6 +9,7 @@ files named like aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt are read (unsu
 from __future__ import annotations
 
 import logging
+import math
 import re
 import tarfile
 import time
@@ -109,7 +110,7 @@ def id_block_mask(train: pd.DataFrame, val_fraction: float, seed: int, block_siz
         rows = np.flatnonzero(labels == label)
         ordered = rows[np.argsort(train["id"].to_numpy()[rows], kind="stable")]
         # At least 1/val_fraction blocks, so tiny tables still get a validation share.
-        count = max(-(-len(rows) // block_size), round(1 / val_fraction))
+        count = max(math.ceil(len(rows) / block_size), round(1 / val_fraction))
         blocks = np.array_split(ordered, count)
         chosen = rng.choice(count, size=max(1, round(val_fraction * count)), replace=False)
         in_val[np.concatenate([blocks[i] for i in chosen])] = True
