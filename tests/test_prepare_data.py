@@ -260,5 +260,19 @@ def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path:
 
 
 def test_datasets_without_word_vectors_write_none(reviews: Path, tmp_path: Path) -> None:
-    imdb.prepare(imdb_dataset(), reviews, tmp_path / "prepared")
+    meta = imdb.prepare(imdb_dataset(), reviews, tmp_path / "prepared")
     assert not (tmp_path / "prepared" / "word_vectors.npy").exists()
+    assert "word_vectors" not in meta
+
+
+def test_a_rerun_prepares_the_same_bytes(reviews: Path, tmp_path: Path) -> None:
+    """DVC hashes the folder: any changed byte (a timing, say) would retrain every model."""
+    dataset = imdb_dataset(word_vectors=8)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for folder in folders:
+        imdb.prepare(dataset, reviews, folder)
+    names = sorted(path.name for path in folders[0].iterdir())
+    assert "word_vectors.npy" in names and "meta.json" in names
+    for name in names:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    assert json.loads((folders[0] / "meta.json").read_text())["word_vectors"] == 8

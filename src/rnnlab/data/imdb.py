@@ -144,9 +144,11 @@ def prepare(dataset, reviews: Path, output: Path) -> dict:
         text_vec.save_vocabulary(folder / "vocab.txt", vocabulary)
         if dataset.get("word_vectors"):
             save_word_vectors(folder, dataset, splits["train"]["text"].to_numpy(), vocabulary)
-        meta = describe(dataset, splits, vocabulary, time.perf_counter() - started)
+        meta = describe(dataset, splits, vocabulary)
         write_json(folder / "meta.json", meta)
-    log.info("prepared %s in %.1f s", output, meta["seconds"])
+    # The time goes to the log, not meta.json: a re-run must write the same bytes, or DVC
+    # would see a changed folder and retrain every model on it.
+    log.info("prepared %s in %.1f s", output, time.perf_counter() - started)
     return meta
 
 
@@ -157,9 +159,7 @@ def save_word_vectors(folder: Path, dataset, texts: np.ndarray, vocabulary: list
     save_arrays(folder, **{word_vectors.ARRAY: vectors})
 
 
-def describe(
-    dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str], seconds: float
-) -> dict:
+def describe(dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str]) -> dict:
     from rnnlab.data import text as text_vec
 
     return {
@@ -177,5 +177,5 @@ def describe(
         ),
         "sizes": {name: len(part) for name, part in splits.items()},
         "positives": {name: int(part["label"].sum()) for name, part in splits.items()},
-        "seconds": round(seconds, 2),
+        **({"word_vectors": dataset.word_vectors} if dataset.get("word_vectors") else {}),
     }
