@@ -24,7 +24,7 @@ BAD = [
     (["trainer.learning_rate=fast"], r"trainer.learning_rate='fast' has the wrong type"),
     (["trainer.batch_size=0"], r"trainer.batch_size=0 is invalid; allowed: a positive integer"),
     (
-        ["experiment=imdb_gru", "model.pretrained_embedding=true"],
+        ["experiment=imdb_gru", "dataset=imdb_v30k_len500"],
         r"model.pretrained_embedding=true but dataset 'imdb_v30000_len500_postpost_val0.2_"
         r"blocks500' has no word vectors \(dataset.word_vectors=0\); pick a dataset that",
     ),
