@@ -3,7 +3,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.builders import DataSpec, build_model
@@ -137,7 +137,7 @@ def word_vectors(tmp_path: Path, rows: int, dim: int) -> tuple[Path, np.ndarray]
     return tmp_path / "word_vectors.npy", vectors
 
 
-def pool_config(**changes) -> OmegaConf:
+def pool_config(**changes) -> DictConfig:
     base = {
         "type": "pool",
         "embedding_dim": 4,

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from rnnlab.data import word_vectors
 from rnnlab.errors import DataError
-from rnnlab.io import load_array, read_json
+from rnnlab.io import array_file, load_array, read_json
 from rnnlab.models.builders import DataSpec
 
 
@@ -61,7 +61,7 @@ def load_splits(folder: Path, layout: str = "steps", held_out_only: bool = False
 
 def word_vectors_file(folder: Path) -> Path | None:
     """The prepared folder's word vectors (datasets with dataset.word_vectors > 0)."""
-    path = folder / f"{word_vectors.ARRAY}.npy"
+    path = array_file(folder, word_vectors.ARRAY)
     return path if path.is_file() else None
 
 

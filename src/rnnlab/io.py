@@ -59,11 +59,15 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def array_file(folder: Path, name: str) -> Path:
+    return folder / f"{name}.npy"
+
+
 def save_arrays(folder: Path, **arrays: np.ndarray) -> None:
     for name, array in arrays.items():
-        np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        np.save(array_file(folder, name), array, allow_pickle=False)
 
 
 def load_array(folder: Path, name: str) -> np.ndarray:
     # allow_pickle=False: prepared data is never trusted to carry code.
-    return np.load(folder / f"{name}.npy", allow_pickle=False)
+    return np.load(array_file(folder, name), allow_pickle=False)
