@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import keras
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.datasets import load_splits
@@ -69,6 +70,10 @@ def run_one(label: str, overrides: list[str], root: Path, seed: int | None = Non
     if seed is not None and seed != cfg.dataset.get("split_seed"):
         cfg = on_other_split(cfg, seed, root)
     splits = load_splits(experiment_paths(cfg, root)["data"], input_layout(cfg))
+    # Each variant starts from an empty Keras state, as a pipeline stage (one process per
+    # model) does; ten models built in one process once halved the LSTM's speed (docs/results.md,
+    # Speed), so without it a later variant's seconds per epoch are not comparable.
+    keras.backend.clear_session()
     checkpoint = Path(tempfile.mkdtemp(prefix="sweep-"))
     try:
         model, history, seconds = fit(cfg, splits, checkpoint)
