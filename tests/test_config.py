@@ -64,7 +64,8 @@ def test_quick_profile_caps_every_experiment_and_full_leaves_them(tmp_path: Path
         # Everything else is the experiment's own setting.
         assert experiment.trainer.learning_rate == full.experiments[key].trainer.learning_rate
         assert experiment.model == full.experiments[key].model
-    assert full.experiments.imdb_lstm.trainer.epochs == 12
+    alone = compose_run(["experiment=imdb_lstm"], REPO)
+    assert full.experiments.imdb_lstm.trainer == alone.trainer and alone.trainer.epochs > 1
 
 
 def test_dvc_parses_params_yaml_with_the_c_parser() -> None:
