@@ -26,7 +26,8 @@ BAD = [
     (
         ["experiment=imdb_gru", "dataset=imdb_v30k_len500"],
         r"model.pretrained_embedding=true but dataset 'imdb_v30000_len500_postpost_val0.2_"
-        r"blocks500' has no word vectors \(dataset.word_vectors=0\); pick a dataset that",
+        r"blocks500' has no word vectors \(dataset.word_vectors=0\); pick a dataset that .* "
+        r"or set model.pretrained_embedding=false and a model.embedding_dim > 0",
     ),
     (
         [

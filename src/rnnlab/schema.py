@@ -327,12 +327,22 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             checked.evaluation = evaluation
     except OmegaConfBaseException as exc:
         raise ConfigError(str(exc)) from exc
+    check_model_fits_dataset(model, dataset)
+    # Before the rules: experiments size their embedding from dataset.word_vectors, so a
+    # dataset without vectors shows up as model.embedding_dim=0, which hides the cause.
+    check_pretrained_embedding(checked)
     check_rules(checked)
     if model.get("ngrams", 1) > 1 and not model.ngram_buckets:
         raise ConfigError(
             f"model.ngrams={model.ngrams} needs model.ngram_buckets > 0 (hash buckets for the "
             "n-gram ids, e.g. 200000)"
         )
+    check_refit(checked)
+    check_bucketing(checked)
+    return checked
+
+
+def check_model_fits_dataset(model: DictConfig, dataset: DictConfig) -> None:
     task = MODEL_TASK[model.type]
     if task != dataset.task:
         fitting = ", ".join(k for k, t in MODEL_TASK.items() if t == dataset.task)
@@ -340,10 +350,6 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             f"model.type={model.type!r} is a {task} model but dataset.task="
             f"{dataset.task!r}; for {dataset.task} use model.type in: {fitting}"
         )
-    check_refit(checked)
-    check_bucketing(checked)
-    check_pretrained_embedding(checked)
-    return checked
 
 
 def check_pretrained_embedding(cfg: DictConfig) -> None:
@@ -354,7 +360,8 @@ def check_pretrained_embedding(cfg: DictConfig) -> None:
         raise ConfigError(
             f"model.pretrained_embedding=true but dataset {cfg.dataset.name!r} has no word "
             "vectors (dataset.word_vectors=0); pick a dataset that learns them (e.g. "
-            "dataset=imdb_v30k_len500_w2v) or set model.pretrained_embedding=false"
+            "dataset=imdb_v30k_len500_w2v) or set model.pretrained_embedding=false and a "
+            "model.embedding_dim > 0"
         )
     if size != cfg.model.embedding_dim:
         raise ConfigError(
