@@ -72,7 +72,7 @@ def pipeline_epoch(cfg, splits) -> float:
     return timer.seconds[-1]
 
 
-def plain_keras_epoch(cfg, splits) -> float:
+def plain_keras_epoch(cfg, splits, jit_compile: bool | str = "auto") -> float:
     from rnnlab.models import build_model
     from rnnlab.models.builders import adapt_to_training_data
 
@@ -86,7 +86,12 @@ def plain_keras_epoch(cfg, splits) -> float:
     # the two sides differ only in the input path and the pipeline's callbacks.
     steps = steps_per_epoch(len(x), cfg.trainer)
     total_steps = steps * cfg.trainer.epochs
-    model.compile(optimizer=make_optimizer(cfg.trainer, total_steps), loss=loss, metrics=metrics)
+    model.compile(
+        optimizer=make_optimizer(cfg.trainer, total_steps),
+        loss=loss,
+        metrics=metrics,
+        jit_compile=jit_compile,  # "auto": Keras's default (off on CPU); benchmarks/xla.py
+    )
     timer = EpochTimes()
     model.fit(
         x,
