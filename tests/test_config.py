@@ -34,6 +34,21 @@ def test_all_suite_declares_every_experiment_and_dataset(tmp_path: Path) -> None
         assert experiment.name == key
 
 
+SUITES = sorted(p.stem for p in (REPO / "conf" / "suite").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_suite_prepares_exactly_the_variants_its_experiments_use(
+    suite: str, tmp_path: Path
+) -> None:
+    params = OmegaConf.load(compose_params([f"suite={suite}"], REPO, tmp_path / "params.yaml"))
+    declared = [v.name for task in params.datasets.values() for v in task.values()]
+    used = {experiment.dataset.name for experiment in params.experiments.values()}
+    # One key per variant: two keys would be two prepare stages writing the same folder.
+    assert sorted(declared) == sorted(set(declared))
+    assert set(declared) == used
+
+
 def test_overrides_reach_the_run_config() -> None:
     cfg = compose_run(
         ["experiment=imdb_gru", "dataset=imdb_v10k_len80", "trainer.batch_size=7"], REPO
