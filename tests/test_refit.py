@@ -34,6 +34,7 @@ POOL = [
     "trainer.epochs=3",
     "trainer.early_stopping.patience=0",
     "trainer.refit=true",
+    "trainer.refit_epochs=null",  # the validation run chooses (imdb_pool's config gives 3)
 ]
 
 
@@ -181,6 +182,54 @@ def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_p
     assert "training/refit_history.csv" in artifacts
     assert not (root / "checkpoints" / "imdb_pool").exists()
     mlflow.set_tracking_uri(None)
+
+
+def test_given_refit_epochs_skip_the_validation_run_and_keep_the_same_model(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    """The refit is seeded on its own, so epochs chosen by an earlier validation run give the
+    model this run's own choice would (what lets the pipeline skip that run)."""
+    cfg, splits = splits_and_config(tiny_root, [*POOL, "trainer.lr_schedule=cosine"])
+    chosen = fit_to_keep(cfg, splits, tmp_path / "chosen", lambda p: [], None)
+    given_cfg, _ = splits_and_config(
+        tiny_root, [*POOL, "trainer.lr_schedule=cosine", "trainer.refit_epochs=3"]
+    )
+    phases = {"": Recorder(), "refit_": Recorder()}
+    given = fit_to_keep(given_cfg, splits, tmp_path / "given", lambda p: [phases[p]], None)
+
+    assert phases[""].steps is None and phases["refit_"].epochs == [0, 1, 2]
+    assert given.history is None and given.curves.equals(given.refit_history)
+    assert given.info()["epochs"] == 0 and given.info()["refit_epochs"] == 3
+    for ours, theirs in zip(given.model.get_weights(), chosen.model.get_weights(), strict=True):
+        assert (ours == theirs).all()
+
+
+def test_train_with_given_refit_epochs_logs_only_the_refit(tiny_root: Path, tmp_path: Path) -> None:
+    root = training_root(tiny_root, tmp_path / "root")
+    cfg = validate_experiment(compose_run([*POOL, "trainer.refit_epochs=2"], REPO))
+    result = train(cfg, root)
+
+    curves = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
+    assert list(curves["epoch"]) == [0, 1] and "val_loss" not in curves  # the refit's
+    assert result["history"] is None and len(result["refit_history"]) == 2
+    run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
+    assert run.data.params["trainer.refit_epochs"] == "2"
+    assert run.data.metrics["refit_epochs"] == 2 and run.data.metrics["epochs_trained"] == 0
+    assert "val_loss" not in run.data.metrics and "refit_loss" in run.data.metrics
+    mlflow.set_tracking_uri(None)
+
+
+def test_refit_epochs_past_the_schedule_are_a_clear_error() -> None:
+    from rnnlab.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"refit_epochs=4 must be between 1 and trainer\.epochs=3"
+    ):
+        validate_experiment(compose_run([*POOL, "trainer.refit_epochs=4"], REPO))
+    # Without a refit the setting is unused: turning the refit off needs no second change.
+    assert validate_experiment(
+        compose_run([*POOL, "trainer.refit=false", "trainer.refit_epochs=9"], REPO)
+    )
 
 
 def interrupted_refit(cfg, splits, checkpoint: Path) -> None:

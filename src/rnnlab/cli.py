@@ -101,7 +101,8 @@ def cmd_train(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.training import train
 
     result = train(run_config(args, root), root)
-    print(f"saved {result['model_path']} after {len(result['history'])} epochs")
+    kept = result["refit_history"] if result["refit_history"] is not None else result["history"]
+    print(f"saved {result['model_path']} after {len(kept)} epochs")
 
 
 def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:

@@ -40,6 +40,8 @@ class Trainer:
     seed: int = 42
     strategy: str = "default"
     refit: bool = False
+    # The refit's epochs when chosen on validation beforehand (None: choose them in this run).
+    refit_epochs: int | None = None
     # Epochs the learning-rate schedule spans (None: `epochs`). The refit sets it to the
     # selection run's epochs, so it stops early on the schedule validation judged.
     schedule_epochs: int | None = None
@@ -373,6 +375,13 @@ def check_pretrained_embedding(cfg: DictConfig) -> None:
 def check_refit(cfg: DictConfig) -> None:
     """Refitting on train+val needs a validation split to pick the epochs, and a final score
     that is not read from that split (Shakespeare is scored on its validation tail)."""
+    given = cfg.trainer.refit_epochs
+    if cfg.trainer.refit and given is not None and not 1 <= given <= cfg.trainer.epochs:
+        raise ConfigError(
+            f"trainer.refit_epochs={given} must be between 1 and trainer.epochs="
+            f"{cfg.trainer.epochs} (the epochs its learning-rate schedule spans); pick the "
+            "best epoch of a validation run, or set refit_epochs=null to have this run pick it"
+        )
     if not cfg.trainer.refit:
         return
     if cfg.dataset.task == "shakespeare":

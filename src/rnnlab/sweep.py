@@ -32,8 +32,16 @@ OBJECTIVE = {
 
 
 def job_config(cfg: DictConfig, output_dir: Path, job_num: int) -> DictConfig:
-    """The job's run config: its own output folders and a run name that says which job."""
-    job = OmegaConf.merge(cfg, {"paths": {k: str(output_dir / k) for k in JOB_OUTPUTS}})
+    """The job's run config: its own output folders and a run name that says which job.
+
+    A sweep is judged on validation, so each job runs its validation run even where the
+    experiment gives its refit's epochs (`trainer.refit_epochs`, chosen for other settings).
+    """
+    own = {
+        "paths": {k: str(output_dir / k) for k in JOB_OUTPUTS},
+        "trainer": {"refit_epochs": None},
+    }
+    job = OmegaConf.merge(cfg, own)
     job.name = f"{cfg.name}-job{job_num}"
     return job
 

@@ -2,7 +2,9 @@
 
 With `trainer.refit: true` the validation run only chooses the number of epochs (the best
 epoch of early stopping); a fresh model is then trained on train+val for that many epochs
-and kept, as the published IMDB baselines train on all 25,000 training reviews.
+and kept, as the published IMDB baselines train on all 25,000 training reviews. With
+`trainer.refit_epochs` set, that count was chosen on validation beforehand (the experiment's
+config says where), so the validation run is skipped and only the refit trains.
 
 Resumable: keras.callbacks.BackupAndRestore keeps the last completed epoch in
 `checkpoints/<experiment>/` (outside DVC outputs, which DVC clears before a stage runs), so
@@ -242,13 +244,19 @@ class Fitted:
     """The model to keep and how it was trained (refit_* stay empty without a refit)."""
 
     model: keras.Model
-    history: pd.DataFrame
+    history: pd.DataFrame | None  # the validation run's (None: the epochs were given)
     seconds: float
     refit_history: pd.DataFrame | None = None
     refit_seconds: float = 0.0
 
+    @property
+    def curves(self) -> pd.DataFrame:
+        """The history to plot: the validation run's, else the refit's."""
+        return self.history if self.history is not None else self.refit_history
+
     def info(self) -> dict:
-        info = {"seconds": round(self.seconds + self.refit_seconds, 1), "epochs": len(self.history)}
+        epochs = 0 if self.history is None else len(self.history)
+        info = {"seconds": round(self.seconds + self.refit_seconds, 1), "epochs": epochs}
         if self.refit_history is not None:
             info |= {
                 "refit_epochs": len(self.refit_history),
@@ -319,10 +327,19 @@ def fit_to_keep(
     `callbacks_for(prefix)` gives the extra callbacks of each phase ("" or "refit_").
     """
     stamp_settings(checkpoint, cfg)  # what a resume must match (start_fresh_if_not_resuming)
-    model, history, seconds = select_epochs(cfg, splits, checkpoint, callbacks_for(""), strategy)
-    if not cfg.trainer.refit:
-        return Fitted(model, history, seconds)
-    epochs = read_json(checkpoint / SELECTED_FILE)["epochs"]
+    if cfg.trainer.refit and cfg.trainer.get("refit_epochs"):
+        model, history, seconds = None, None, 0.0
+        epochs = cfg.trainer.refit_epochs
+        log.info(
+            "%s: %d epochs chosen on validation beforehand (trainer.refit_epochs)", cfg.name, epochs
+        )
+    else:
+        model, history, seconds = select_epochs(
+            cfg, splits, checkpoint, callbacks_for(""), strategy
+        )
+        if not cfg.trainer.refit:
+            return Fitted(model, history, seconds)
+        epochs = read_json(checkpoint / SELECTED_FILE)["epochs"]
     log.info("%s: refitting on train+val for %d epochs", cfg.name, epochs)
     refit, refit_history, refit_seconds = fit(
         refit_config(cfg, epochs),
@@ -361,7 +378,7 @@ def train(cfg: DictConfig, root: Path) -> dict:
             lambda prefix: [EpochLogger(prefix)],
             strategy,
         )
-        model, history = fitted.model, fitted.history
+        model, history = fitted.model, fitted.curves
         with atomic_dir(paths["model_dir"]) as folder:
             model.save(folder / MODEL_FILE)
             model_uri = save_and_log(
@@ -383,7 +400,7 @@ def train(cfg: DictConfig, root: Path) -> dict:
     shutil.rmtree(paths["checkpoint"], ignore_errors=True)
     log.info("trained %s: %s", cfg.name, info)
     return {
-        "history": history,
+        "history": fitted.history,
         "refit_history": fitted.refit_history,
         "seconds": info["seconds"],
         "model_path": paths["model_dir"] / MODEL_FILE,
