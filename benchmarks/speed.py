@@ -57,10 +57,14 @@ class EpochTimes(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.started)
 
 
-def experiment(name: str, steps: int, root: Path):
+def experiment(name: str, steps: int, root: Path, extra: list[str] | None = None):
+    """The experiment as a 2-epoch fit of `steps` batches, plus `extra` Hydra overrides."""
     per_epoch = steps or "null"  # 0: the whole training split
-    overrides = [f"experiment={name}", "trainer.epochs=2", f"trainer.steps_per_epoch={per_epoch}"]
+    overrides = [f"experiment={name}", *(extra or [])]
+    overrides += ["trainer.epochs=2", f"trainer.steps_per_epoch={per_epoch}"]
     overrides += ["trainer.early_stopping.patience=0", "trainer.validation_steps=1"]
+    # The fit is what is timed, not a refit (whose given epochs may exceed these 2).
+    overrides += ["trainer.refit=false"]
     return validate_experiment(compose_run(overrides, root))
 
 
@@ -72,7 +76,25 @@ def pipeline_epoch(cfg, splits) -> float:
     return timer.seconds[-1]
 
 
-def plain_keras_epoch(cfg, splits, jit_compile: bool | str = "auto") -> float:
+def unrolled(model: keras.Model) -> keras.Model:
+    """The same network, weights included, with every recurrent layer unrolled (Keras's
+    `unroll=True`: the time loop written out as one op per step, for fixed-length input)."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.RNN):
+            config["unroll"] = True
+        return layer.__class__.from_config(config)
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def plain_keras_epochs(
+    cfg, splits, jit_compile: bool | str = "auto", unroll: bool = False
+) -> list[float]:
+    """Seconds of each of the 2 epochs of the plain Keras loop (the first traces the graph)."""
     from rnnlab.models import build_model
     from rnnlab.models.builders import adapt_to_training_data
 
@@ -81,6 +103,7 @@ def plain_keras_epoch(cfg, splits, jit_compile: bool | str = "auto") -> float:
     x, y = splits.arrays["train"]
     model = build_model(cfg.model, splits.spec)
     adapt_to_training_data(model, x, y)
+    model = unrolled(model) if unroll else model
     loss, metrics = loss_and_metrics(splits.spec.task)
     # The experiment's own optimizer (learning rate, schedule, weight decay, clipping), so
     # the two sides differ only in the input path and the pipeline's callbacks.
@@ -90,7 +113,7 @@ def plain_keras_epoch(cfg, splits, jit_compile: bool | str = "auto") -> float:
         optimizer=make_optimizer(cfg.trainer, total_steps),
         loss=loss,
         metrics=metrics,
-        jit_compile=jit_compile,  # "auto": Keras's default (off on CPU); benchmarks/xla.py
+        jit_compile=jit_compile,  # "auto": Keras's default (off on CPU); graph_modes.py
     )
     timer = EpochTimes()
     model.fit(
@@ -103,7 +126,11 @@ def plain_keras_epoch(cfg, splits, jit_compile: bool | str = "auto") -> float:
         callbacks=[timer],
         verbose=0,
     )
-    return timer.seconds[-1]
+    return timer.seconds
+
+
+def plain_keras_epoch(cfg, splits) -> float:
+    return plain_keras_epochs(cfg, splits)[-1]
 
 
 def throughput(

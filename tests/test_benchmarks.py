@@ -102,3 +102,39 @@ def test_val_sweep_refuses_split_seeds_for_a_dataset_without_them(
     )
     assert "--split-seeds needs an IMDB dataset" in result.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_speed_benchmark_composes_every_tuned_experiment_as_a_two_epoch_fit() -> None:
+    """The timed side is the fit alone: a refit's given epochs must not stop a 2-epoch run."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from speed import experiment
+
+    from rnnlab.settings import load_params
+
+    names = sorted(load_params(REPO).experiments)  # params.yaml: the tuned suite
+    assert "imdb_gru" in names and len(names) > 10
+    for name in names:
+        cfg = experiment(name, 20, REPO)
+        assert cfg.trainer.epochs == 2 and cfg.trainer.steps_per_epoch == 20
+        assert not cfg.trainer.refit
+
+
+def test_unrolled_twin_is_the_same_network() -> None:
+    """graph_modes.py's `unroll` mode times the experiment's own model, not another one."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import keras
+    from speed import unrolled
+
+    from rnnlab.models.builders import DataSpec, build_model
+    from rnnlab.settings import compose_run
+
+    keras.utils.set_random_seed(0)
+    cfg = compose_run(["experiment=shakespeare_char_gru", "model.units=8"], REPO)
+    model = build_model(cfg.model, DataSpec(task="shakespeare", vocab_size=11))
+    twin = unrolled(model)
+    rnns = [layer for layer in twin.layers if isinstance(layer, keras.layers.RNN)]
+    assert len(rnns) == 2 and all(layer.unroll for layer in rnns)
+    chars = np.random.default_rng(0).integers(0, 11, size=(3, 7))
+    np.testing.assert_allclose(
+        twin.predict(chars, verbose=0), model.predict(chars, verbose=0), atol=1e-5
+    )
