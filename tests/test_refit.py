@@ -273,3 +273,13 @@ def test_settings_changed_after_a_kill_retrain_from_scratch(
     run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
     assert run.data.params["trainer.epochs"] == "2"
     mlflow.set_tracking_uri(None)
+
+
+@pytest.mark.parametrize(
+    ("epochs", "refit", "label"),
+    [(5, None, "5"), (6, 3, "6 + 3 refit"), (0, 3, "3 refit (given)")],
+)
+def test_leaderboard_says_how_each_model_was_trained(epochs, refit, label) -> None:
+    from rnnlab.report import epochs_label
+
+    assert epochs_label(pd.Series({"epochs": epochs, "refit_epochs": refit})) == label

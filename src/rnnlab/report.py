@@ -96,10 +96,13 @@ def fmt(value, digits: int = 4) -> str:
 
 
 def epochs_label(row: pd.Series) -> str:
-    """Epochs of the validation run, plus those of the refit on train+val if there was one."""
+    """Epochs of the validation run, plus those of the refit on train+val if there was one
+    (a refit alone when its epochs were given: `trainer.refit_epochs`)."""
     refit = row.get("refit_epochs")
     if refit is None or pd.isna(refit):
         return fmt(row["epochs"], 0)
+    if not row["epochs"]:
+        return f"{fmt(refit, 0)} refit (given)"
     return f"{fmt(row['epochs'], 0)} + {fmt(refit, 0)} refit"
 
 
