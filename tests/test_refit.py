@@ -219,13 +219,18 @@ def test_train_with_given_refit_epochs_logs_only_the_refit(tiny_root: Path, tmp_
     mlflow.set_tracking_uri(None)
 
 
-def test_refit_epochs_past_the_schedule_are_a_clear_error() -> None:
+def test_refit_epochs_are_capped_by_the_epochs_and_at_least_one() -> None:
     from rnnlab.errors import ConfigError
 
-    with pytest.raises(
-        ConfigError, match=r"refit_epochs=4 must be between 1 and trainer\.epochs=3"
-    ):
-        validate_experiment(compose_run([*POOL, "trainer.refit_epochs=4"], REPO))
+    # Fewer epochs (an override, `dvc exp run -S`, a profile) cap the given ones.
+    assert (
+        validate_experiment(
+            compose_run([*POOL, "trainer.refit_epochs=4"], REPO)
+        ).trainer.refit_epochs
+        == 3
+    )
+    with pytest.raises(ConfigError, match="refit_epochs=0 must be at least 1"):
+        validate_experiment(compose_run([*POOL, "trainer.refit_epochs=0"], REPO))
     # Without a refit the setting is unused: turning the refit off needs no second change.
     assert validate_experiment(
         compose_run([*POOL, "trainer.refit=false", "trainer.refit_epochs=9"], REPO)

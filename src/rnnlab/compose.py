@@ -44,16 +44,7 @@ def apply_profile(params):
             continue
         for experiment in params.get("experiments", {}).values():
             experiment[section] = OmegaConf.merge(experiment.get(section) or {}, settings)
-    for experiment in params.get("experiments", {}).values():
-        cap_given_refit(experiment.get("trainer"))
     return params
-
-
-def cap_given_refit(trainer) -> None:
-    """A profile that caps the epochs caps a refit's given epochs too (quick: one epoch)."""
-    given = (trainer or {}).get("refit_epochs")
-    if given is not None and given > trainer.epochs:
-        trainer.refit_epochs = trainer.epochs
 
 
 def validate_all(params) -> None:

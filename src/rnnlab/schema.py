@@ -372,16 +372,24 @@ def check_pretrained_embedding(cfg: DictConfig) -> None:
         )
 
 
+def cap_given_refit(trainer) -> None:
+    """Fewer `trainer.epochs` (an override, the quick profile) cap a refit's given epochs
+    too: its schedule spans `epochs`, so it cannot run past them."""
+    given = (trainer or {}).get("refit_epochs")
+    if given is not None and given > trainer.epochs:
+        trainer.refit_epochs = trainer.epochs
+
+
 def check_refit(cfg: DictConfig) -> None:
     """Refitting on train+val needs a validation split to pick the epochs, and a final score
     that is not read from that split (Shakespeare is scored on its validation tail)."""
     given = cfg.trainer.refit_epochs
-    if cfg.trainer.refit and given is not None and not 1 <= given <= cfg.trainer.epochs:
+    if cfg.trainer.refit and given is not None and given < 1:
         raise ConfigError(
-            f"trainer.refit_epochs={given} must be between 1 and trainer.epochs="
-            f"{cfg.trainer.epochs} (the epochs its learning-rate schedule spans); pick the "
-            "best epoch of a validation run, or set refit_epochs=null to have this run pick it"
+            f"trainer.refit_epochs={given} must be at least 1; pick the best epoch of a "
+            "validation run, or set refit_epochs=null to have this run pick it"
         )
+    cap_given_refit(cfg.trainer)
     if not cfg.trainer.refit:
         return
     if cfg.dataset.task == "shakespeare":
