@@ -375,8 +375,7 @@ def check_pretrained_embedding(cfg: DictConfig) -> None:
 def cap_given_refit(trainer) -> None:
     """Fewer `trainer.epochs` (an override, the quick profile) cap a refit's given epochs
     too: its schedule spans `epochs`, so it cannot run past them."""
-    given = (trainer or {}).get("refit_epochs")
-    if given is not None and given > trainer.epochs:
+    if trainer.refit_epochs is not None and trainer.refit_epochs > trainer.epochs:
         trainer.refit_epochs = trainer.epochs
 
 
