@@ -51,9 +51,10 @@ def test_two_workers_train_one_experiment_like_a_single_process(
     tiny_root: Path, tmp_path: Path
 ) -> None:
     single = training_root(tiny_root, tmp_path / "single")
-    subprocess.run(
-        [RNNLAB, "train", *SINE], env=rnnlab_env(single), check=True, capture_output=True
+    done = subprocess.run(
+        [RNNLAB, "train", *SINE], env=rnnlab_env(single), check=True, capture_output=True, text=True
     )
+    assert "sine_lstm/model.keras after 2 epochs" in done.stdout
 
     cluster = training_root(tiny_root, tmp_path / "cluster")
     ports = free_ports(2)

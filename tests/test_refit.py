@@ -167,6 +167,7 @@ def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_p
     refit = pd.read_csv(root / "models" / "imdb_pool" / "refit_history.csv")
     epochs = best_epoch_count(selected, cfg.trainer)
     assert len(refit) == epochs and result["refit_history"].equals(refit)
+    assert result["kept_epochs"] == epochs  # the refit's, not the validation run's
     info = json.loads((root / "models" / "imdb_pool" / "train_info.json").read_text())
     assert info["epochs"] == len(selected) and info["refit_epochs"] == epochs
 
@@ -212,6 +213,7 @@ def test_train_with_given_refit_epochs_logs_only_the_refit(tiny_root: Path, tmp_
     curves = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
     assert list(curves["epoch"]) == [0, 1] and "val_loss" not in curves  # the refit's
     assert result["history"] is None and len(result["refit_history"]) == 2
+    assert result["kept_epochs"] == 2
     run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
     assert run.data.params["trainer.refit_epochs"] == "2"
     assert run.data.metrics["refit_epochs"] == 2 and run.data.metrics["epochs_trained"] == 0

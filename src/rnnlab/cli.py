@@ -101,8 +101,7 @@ def cmd_train(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.training import train
 
     result = train(run_config(args, root), root)
-    kept = result["refit_history"] if result["refit_history"] is not None else result["history"]
-    print(f"saved {result['model_path']} after {len(kept)} epochs")
+    print(f"saved {result['model_path']} after {result['kept_epochs']} epochs")
 
 
 def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:

@@ -340,6 +340,7 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
             "n-gram ids, e.g. 200000)"
         )
     check_refit(checked)
+    cap_given_refit(checked.trainer)
     check_bucketing(checked)
     return checked
 
@@ -388,7 +389,6 @@ def check_refit(cfg: DictConfig) -> None:
             f"trainer.refit_epochs={given} must be at least 1; pick the best epoch of a "
             "validation run, or set refit_epochs=null to have this run pick it"
         )
-    cap_given_refit(cfg.trainer)
     if not cfg.trainer.refit:
         return
     if cfg.dataset.task == "shakespeare":

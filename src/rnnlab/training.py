@@ -250,6 +250,11 @@ class Fitted:
     refit_seconds: float = 0.0
 
     @property
+    def kept_epochs(self) -> int:
+        """Epochs the kept model trained: the refit's, else the validation run's."""
+        return len(self.refit_history if self.refit_history is not None else self.history)
+
+    @property
     def curves(self) -> pd.DataFrame:
         """The history to plot: the validation run's, else the refit's."""
         return self.history if self.history is not None else self.refit_history
@@ -327,19 +332,14 @@ def fit_to_keep(
     `callbacks_for(prefix)` gives the extra callbacks of each phase ("" or "refit_").
     """
     stamp_settings(checkpoint, cfg)  # what a resume must match (start_fresh_if_not_resuming)
-    if cfg.trainer.refit and cfg.trainer.get("refit_epochs"):
-        model, history, seconds = None, None, 0.0
-        epochs = cfg.trainer.refit_epochs
-        log.info(
-            "%s: %d epochs chosen on validation beforehand (trainer.refit_epochs)", cfg.name, epochs
-        )
-    else:
+    if not cfg.trainer.refit:
         model, history, seconds = select_epochs(
             cfg, splits, checkpoint, callbacks_for(""), strategy
         )
-        if not cfg.trainer.refit:
-            return Fitted(model, history, seconds)
-        epochs = read_json(checkpoint / SELECTED_FILE)["epochs"]
+        return Fitted(model, history, seconds)
+    history, seconds, epochs = refit_epoch_count(
+        cfg, splits, checkpoint, callbacks_for(""), strategy
+    )
     log.info("%s: refitting on train+val for %d epochs", cfg.name, epochs)
     refit, refit_history, refit_seconds = fit(
         refit_config(cfg, epochs),
@@ -349,6 +349,22 @@ def fit_to_keep(
         strategy,
     )
     return Fitted(refit, history, seconds, refit_history, refit_seconds)
+
+
+def refit_epoch_count(
+    cfg: DictConfig, splits: Splits, checkpoint: Path, callbacks_: list, strategy
+) -> tuple[pd.DataFrame | None, float, int]:
+    """The refit's epochs: given by the config (no validation run: no history, 0 seconds), or
+    chosen by a validation run, with that run's history and seconds."""
+    if cfg.trainer.refit_epochs:
+        log.info(
+            "%s: %d epochs chosen on validation beforehand (trainer.refit_epochs)",
+            cfg.name,
+            cfg.trainer.refit_epochs,
+        )
+        return None, 0.0, cfg.trainer.refit_epochs
+    _, history, seconds = select_epochs(cfg, splits, checkpoint, callbacks_, strategy)
+    return history, seconds, read_json(checkpoint / SELECTED_FILE)["epochs"]
 
 
 def model_summary(model: keras.Model) -> str:
@@ -402,6 +418,7 @@ def train(cfg: DictConfig, root: Path) -> dict:
     return {
         "history": fitted.history,
         "refit_history": fitted.refit_history,
+        "kept_epochs": fitted.kept_epochs,
         "seconds": info["seconds"],
         "model_path": paths["model_dir"] / MODEL_FILE,
         "run_id": run.info.run_id,
@@ -422,6 +439,7 @@ def train_as_worker(
     return {
         "history": fitted.history,
         "refit_history": fitted.refit_history,
+        "kept_epochs": fitted.kept_epochs,
         "seconds": fitted.info()["seconds"],
         "model_path": None,
         "run_id": None,
