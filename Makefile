@@ -31,8 +31,10 @@ install: $(STAMP)
 compose: install
 	$(VENV)/bin/rnnlab compose suite=$(SUITE) profile=$(PROFILE)
 
+# `dvc repro` in two lanes at once (conf/pipeline.yaml: repro); plain `dvc repro` gives the
+# same models one stage at a time.
 repro: compose
-	$(VENV)/bin/dvc repro
+	$(VENV)/bin/rnnlab repro
 
 # What the scheduled workflow runs: reproduce, promote better models, write reports/retrain.md.
 retrain: install

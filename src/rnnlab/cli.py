@@ -128,6 +128,15 @@ def cmd_promote(args: argparse.Namespace, root: Path) -> None:
         print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
 
 
+def cmd_repro(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.lanes import repro
+    from rnnlab.settings import load_params
+
+    params = load_params(root)
+    lanes = args.lanes if args.lanes is not None else params.repro.lanes
+    repro(root, list(params.experiments), lanes, list(params.repro.own_lane))
+
+
 def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.retrain import retrain
 
@@ -225,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
     compose.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. suite=all")
     compose.set_defaults(handler=cmd_compose)
+    repro_ = sub.add_parser(
+        "repro", help="dvc repro of params.yaml's pipeline in parallel lanes (make repro)"
+    )
+    repro_.add_argument(
+        "--lanes", type=int, help="parallel dvc repro processes (default: repro.lanes)"
+    )
+    repro_.set_defaults(handler=cmd_repro)
     retrain = sub.add_parser("retrain", help="compose, dvc repro, promote better models, report")
     retrain.add_argument(
         "--force", action="store_true", help="retrain every stage (dvc repro --force)"

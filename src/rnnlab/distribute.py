@@ -26,6 +26,21 @@ from rnnlab.schema import STRATEGIES
 TF_CONFIG_ENV = "TF_CONFIG"
 
 
+def use_threads(count: int) -> None:
+    """`trainer.threads` intra-op threads for this process (0: TensorFlow's one per core).
+    Call before any TF work: the count is fixed once the runtime starts."""
+    if not count:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(count)
+    except RuntimeError as exc:  # a second experiment in one process, with another count
+        raise ConfigError(
+            f"trainer.threads={count}, but this process's TensorFlow already runs with "
+            f"{tf.config.threading.get_intra_op_parallelism_threads()}; run each experiment "
+            "in its own process (rnnlab train / dvc repro do)"
+        ) from exc
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """The strategy named by `trainer.strategy`. Create it before any other TF work:
     collective ops (multi_worker) can only be configured at program start-up."""

@@ -15,3 +15,7 @@ class DataError(RnnlabError):
 
 class DownloadError(DataError):
     """A download failed or did not match its checksum."""
+
+
+class PipelineError(RnnlabError):
+    """A `dvc repro` of the pipeline failed (its own output says where)."""

@@ -19,6 +19,7 @@ from sklearn import metrics as skm
 
 from rnnlab import plots
 from rnnlab.datasets import Splits, held_out, load_splits, to_dataset
+from rnnlab.distribute import use_threads
 from rnnlab.generation import CharGenerator
 from rnnlab.io import write_json
 from rnnlab.models import load_model
@@ -114,6 +115,7 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
 
     from rnnlab import tracking
 
+    use_threads(cfg.trainer.threads)  # the training's count: the same numerics
     paths = experiment_paths(cfg, root)
     run_file = tracking.read_run_file(paths["model_dir"])
     tracking.connect(root)

@@ -39,6 +39,7 @@ class Trainer:
     validation_steps: int | None = None
     seed: int = 42
     strategy: str = "default"
+    threads: int = 1  # TensorFlow intra-op threads (0: one per core)
     refit: bool = False
     # The refit's epochs when chosen on validation beforehand (None: choose them in this run).
     refit_epochs: int | None = None
@@ -231,6 +232,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("trainer.clipnorm", positive, "a positive number or null"),
     ("trainer.batch_size", positive, "a positive integer"),
     ("trainer.epochs", positive, "a positive integer"),
+    ("trainer.threads", lambda v: v >= 0, "0 (one per core) or a positive integer"),
     ("dataset.word_vectors", lambda v: v >= 0, "an integer >= 0 (0 = no word vectors)"),
     ("trainer.schedule_epochs", positive, "a positive integer or null (null = trainer.epochs)"),
     ("trainer.steps_per_epoch", positive, "a positive integer or null"),

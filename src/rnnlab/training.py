@@ -31,7 +31,7 @@ import tensorflow as tf
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.datasets import Splits, batch_count, load_splits, to_dataset
-from rnnlab.distribute import is_chief, make_strategy, shard_by_batch, worker_label
+from rnnlab.distribute import is_chief, make_strategy, shard_by_batch, use_threads, worker_label
 from rnnlab.errors import ConfigError
 from rnnlab.io import atomic_dir, read_json, write_json
 from rnnlab.models import build_model
@@ -378,7 +378,8 @@ def train(cfg: DictConfig, root: Path) -> dict:
     from rnnlab.plots import learning_curves
     from rnnlab.serving import SERVING_DIR, save_and_log
 
-    strategy = make_strategy(cfg.trainer.strategy)  # first: collectives configure at start-up
+    use_threads(cfg.trainer.threads)  # first: both are fixed once TensorFlow starts
+    strategy = make_strategy(cfg.trainer.strategy)
     paths = experiment_paths(cfg, root)
     splits = load_splits(paths["data"], input_layout(cfg))
     if not is_chief(strategy):
