@@ -216,6 +216,7 @@ def test_train_with_given_refit_epochs_logs_only_the_refit(tiny_root: Path, tmp_
     assert result["kept_epochs"] == 2
     run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
     assert run.data.params["trainer.refit_epochs"] == "2"
+    assert run.data.params["trainer.threads"] == "1"
     assert run.data.metrics["refit_epochs"] == 2 and run.data.metrics["epochs_trained"] == 0
     assert "val_loss" not in run.data.metrics and "refit_loss" in run.data.metrics
     mlflow.set_tracking_uri(None)

@@ -23,6 +23,7 @@ BAD = [
     (["trainer.batch_size=abc"], r"trainer.batch_size='abc' has the wrong type"),
     (["trainer.learning_rate=fast"], r"trainer.learning_rate='fast' has the wrong type"),
     (["trainer.batch_size=0"], r"trainer.batch_size=0 is invalid; allowed: a positive integer"),
+    (["trainer.threads=-1"], r"trainer.threads=-1 is invalid; allowed: 0 \(one per core\)"),
     (
         ["experiment=imdb_gru", "dataset=imdb_v30k_len500"],
         r"model.pretrained_embedding=true but dataset 'imdb_v30000_len500_postpost_val0.2_"
