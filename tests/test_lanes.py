@@ -1,6 +1,7 @@
-"""`rnnlab repro` (make repro): the pipeline in parallel lanes of `dvc repro`."""
+"""`rnnlab repro` (make repro): the pipeline in parallel lanes of `dvc repro`.
 
-import re
+The whole pipeline through `rnnlab repro` runs in tests/test_pipeline_e2e.py."""
+
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from rnnlab.compose import compose_params
 from rnnlab.errors import PipelineError
 from rnnlab.lanes import plan_lanes, run_lanes, shared_upstream
 
-from .conftest import run
-from .test_pipeline_e2e import fast_overrides, ran_stages
+from .conftest import REPO
+from .test_pipeline_e2e import fast_overrides
 
 LONG = ["shakespeare_char_gru", "seed004_char_simplernn"]
 
@@ -51,17 +52,11 @@ def test_a_failing_lane_is_named_after_the_others_finish(
     assert (project / "metrics" / "sine_lstm.json").is_file()
 
 
-def test_make_repro_runs_the_lanes_side_by_side_then_what_follows_them(project: Path) -> None:
-    compose_params(fast_overrides(project), project)
-    out = run(["rnnlab", "repro"], project).stdout
-    lane = {
-        stage: number
-        for number, stage in re.findall(r"^\[lane (\d)\] Running stage '([^']+)'", out, re.M)
-    }
-    assert lane["train@shakespeare_char_gru"] == lane["evaluate@shakespeare_char_gru"] == "1"
-    assert lane["train@imdb_pool"] == lane["train@sine_lstm"] == lane["parse_imdb"] == "2"
-    last = out[out.rindex("[lane ") :]
-    assert {"compare", "promote"} <= ran_stages(last)  # after both lanes, in the final repro
-    experiments = OmegaConf.load(project / "params.yaml").experiments
-    assert all((project / "metrics" / f"{e}.json").is_file() for e in experiments)
-    assert ran_stages(run(["dvc", "repro"], project).stdout) == set()  # all recorded
+def test_the_quick_profile_splits_its_short_experiments_about_evenly(tmp_path: Path) -> None:
+    params = OmegaConf.load(compose_params(["profile=quick"], REPO, tmp_path / "params.yaml"))
+    plan = plan_lanes(list(params.experiments), params.repro.lanes, params.repro.own_lane)
+    assert [len(lane) for lane in plan] == [5, 6]
+    full = OmegaConf.load(compose_params([], REPO, tmp_path / "full.yaml"))
+    assert plan_lanes(list(full.experiments), full.repro.lanes, full.repro.own_lane)[0] == [
+        "shakespeare_char_gru"
+    ]

@@ -35,10 +35,20 @@ def ran_stages(stdout: str) -> set[str]:
 
 def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) -> None:
     compose_params(fast_overrides(project), project)
-    first = run(["dvc", "repro"], project)
+    first = run(["rnnlab", "repro"], project)  # what `make repro` runs: two lanes
     experiments = sorted(OmegaConf.load(project / "params.yaml").experiments)
     assert experiments == ["imdb_pool", "shakespeare_char_gru", "sine_lstm"]
     assert {f"train@{e}" for e in experiments} <= ran_stages(first.stdout)
+    lane = dict(
+        (stage, number)
+        for number, stage in re.findall(
+            r"^\[lane (\d)\] Running stage '([^']+)'", first.stdout, re.M
+        )
+    )
+    assert lane["train@shakespeare_char_gru"] == lane["evaluate@shakespeare_char_gru"] == "1"
+    assert lane["train@imdb_pool"] == lane["train@sine_lstm"] == lane["parse_imdb"] == "2"
+    after_lanes = first.stdout[first.stdout.rindex("[lane ") :]
+    assert {"compare", "promote"} == ran_stages(after_lanes)  # after both lanes
 
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
     shown = {Path(p).stem for p in next(iter(metrics.values()))["data"]}
