@@ -130,11 +130,11 @@ def cmd_promote(args: argparse.Namespace, root: Path) -> None:
 
 def cmd_repro(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.lanes import repro
-    from rnnlab.settings import load_params
+    from rnnlab.settings import load_params_section
 
-    params = load_params(root)
-    lanes = args.lanes if args.lanes is not None else params.repro.lanes
-    repro(root, list(params.experiments), lanes, list(params.repro.own_lane))
+    params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
+    lanes = args.lanes if args.lanes is not None else plan.lanes
+    repro(root, list(params.experiments), lanes, list(plan.own_lane))
 
 
 def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
