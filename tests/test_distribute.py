@@ -141,17 +141,20 @@ def test_cli_multi_worker_without_tf_config_fails_before_training(
 
 
 def test_one_process_keeps_one_thread_count() -> None:
-    """TensorFlow fixes its thread pools when it starts; a second experiment in the same
-    process with another trainer.threads is refused by name instead of crashing."""
+    """TensorFlow fixes its thread pools when it starts; a later experiment in the same
+    process with another trainer.threads keeps the running count and says so."""
     code = (
-        "import tensorflow as tf\n"
+        "import logging, tensorflow as tf\n"
+        "logging.basicConfig()\n"
         "from rnnlab.distribute import use_threads\n"
         "use_threads(1)\n"
         "tf.constant(1.0) + 1\n"
         "use_threads(1)\n"
-        "assert tf.config.threading.get_intra_op_parallelism_threads() == 1\n"
         "use_threads(2)\n"
+        "assert tf.config.threading.get_intra_op_parallelism_threads() == 1\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "trainer.threads=2, but this process's TensorFlow already runs with 1" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "trainer.threads=2 not applied: TensorFlow in this process already runs with 1" in (
+        result.stderr
+    )

@@ -16,6 +16,7 @@ replicas, so a run on N workers takes the same optimisation steps as a run on on
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import tensorflow as tf
@@ -23,22 +24,28 @@ import tensorflow as tf
 from rnnlab.errors import ConfigError
 from rnnlab.schema import STRATEGIES
 
+log = logging.getLogger(__name__)
 TF_CONFIG_ENV = "TF_CONFIG"
 
 
 def use_threads(count: int) -> None:
     """`trainer.threads` intra-op threads for this process (0: TensorFlow's one per core).
-    Call before any TF work: the count is fixed once the runtime starts."""
+    TensorFlow fixes the count when it starts: a stage process (rnnlab train / evaluate)
+    sets it first; a process that already ran TensorFlow with another count (a notebook,
+    pytest, a sweep in one process) keeps its own, with a warning, since only the last
+    digits of the results depend on it."""
     if not count:
         return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(count)
-    except RuntimeError as exc:  # a second experiment in one process, with another count
-        raise ConfigError(
-            f"trainer.threads={count}, but this process's TensorFlow already runs with "
-            f"{tf.config.threading.get_intra_op_parallelism_threads()}; run each experiment "
-            "in its own process (rnnlab train / dvc repro do)"
-        ) from exc
+    except RuntimeError:
+        log.warning(
+            "trainer.threads=%d not applied: TensorFlow in this process already runs with %d "
+            "intra-op threads (0: one per core); results can differ from a fresh process "
+            "(rnnlab train / dvc repro) in the last digits",
+            count,
+            tf.config.threading.get_intra_op_parallelism_threads(),
+        )
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
