@@ -20,6 +20,7 @@ import logging
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,17 +50,17 @@ def shared_upstream(root: Path, lanes: Sequence[Sequence[str]]) -> list[str]:
     """Stages that two lanes would both run (a shared download or dataset variant)."""
     from dvc.repo import Repo
 
-    seen: dict[str, int] = {}
+    lanes_of: Counter[str] = Counter()
     with Repo(str(root)) as repo:
         for lane in lanes:
-            stages = set()
-            for target in lane_targets(lane):
-                # DVC resolves a bare stage name against the working directory's dvc.yaml.
-                found = repo.stage.collect(f"{root / 'dvc.yaml'}:{target}", with_deps=True)
-                stages |= {s.name for s in found}
-            for stage in stages:
-                seen[stage] = seen.get(stage, 0) + 1
-    return sorted(stage for stage, count in seen.items() if count > 1)
+            # DVC resolves a bare stage name against the working directory's dvc.yaml.
+            found = {
+                stage.name
+                for target in lane_targets(lane)
+                for stage in repo.stage.collect(f"{root / 'dvc.yaml'}:{target}", with_deps=True)
+            }
+            lanes_of.update(found)
+    return sorted(stage for stage, count in lanes_of.items() if count > 1)
 
 
 def run_lanes(root: Path, lanes: Sequence[Sequence[str]]) -> None:
