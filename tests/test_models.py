@@ -78,6 +78,53 @@ def test_distinct_ids_keep_each_id_once() -> None:
     assert sorted(ids[ids > 0].tolist()) == [2, 4, 9] and (ids == 0).sum() == 3
 
 
+def test_word_dropout_drops_tokens_only_while_training() -> None:
+    from rnnlab.models.layers import WordDropout
+
+    keras.utils.set_random_seed(0)
+    layer = WordDropout(0.5)
+    ids = np.tile(np.arange(1, 201, dtype="int32"), (4, 1))
+    ids[:, 150:] = 0
+    np.testing.assert_array_equal(np.asarray(layer(ids, training=False)), ids)
+    dropped = np.asarray(layer(ids, training=True))
+    kept = dropped > 0
+    assert (dropped[kept] == ids[kept]).all()  # survivors keep their id
+    assert 0.35 < kept[:, :150].mean() < 0.65 and not kept[:, 150:].any()
+    assert (kept[0] != kept[1]).any()  # drawn per review, not one pattern for the batch
+
+
+def test_word_dropout_never_empties_a_review() -> None:
+    from rnnlab.models.layers import WordDropout
+
+    ids = np.array([[7, 0, 0]] * 64, dtype="int32")
+    dropped = np.asarray(WordDropout(0.9, seed=1)(ids, training=True))
+    np.testing.assert_array_equal(dropped, ids)  # a lone token would leave 0/0 to average
+
+
+def test_pool_with_word_dropout_masks_the_dropped_tokens() -> None:
+    m = OmegaConf.create(
+        {
+            "type": "pool",
+            "embedding_dim": 4,
+            "mask_padding": False,
+            "dense_units": 0,
+            "dropout": 0.0,
+            "ngrams": 1,
+            "ngram_buckets": 0,
+            "word_dropout": 0.3,
+        }
+    )
+    model = build_model(m, DataSpec("imdb", vocab_size=20, seq_len=6))
+    assert model.get_layer("embedding").mask_zero  # dropped ids must not dilute the average
+    x = np.array([[3, 4, 5, 6, 7, 8]] * 32, dtype="int32")
+    served = np.asarray(model(x, training=False))
+    assert np.allclose(served, served[0])  # inference: every token counts, every time
+    trained = np.asarray(model(x, training=True))
+    assert not np.allclose(trained, trained[0])  # training: each review loses other tokens
+    reloaded = keras.Model.from_config(model.get_config())
+    assert reloaded.get_layer("word_dropout").rate == 0.3
+
+
 def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
     from rnnlab.models.builders import adapt_to_training_data
 

@@ -92,6 +92,10 @@ BAD = [
         r"model.cell='transformer' is invalid; allowed: simple_rnn, lstm or gru",
     ),
     (["model.dropout=1.0"], r"model.dropout=1.0 is invalid; allowed: a number in \[0, 1\)"),
+    (
+        ["experiment=imdb_pool", "model.word_dropout=1.0"],
+        r"model.word_dropout=1.0 is invalid; allowed: a number in \[0, 1\)",
+    ),
     (["model.type=mlp"], r"model.type='mlp' is unknown; allowed: char_rnn, equation_rnn"),
     (
         ["dataset=shakespeare"],

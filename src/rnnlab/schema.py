@@ -104,6 +104,7 @@ class PoolModel:
     ngrams: int = 1
     ngram_buckets: int = 0
     pretrained_embedding: bool = False
+    word_dropout: float = 0.0
 
 
 @dataclass
@@ -254,6 +255,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.recurrent_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.embedding_dropout", between_0_and_1, "a number in [0, 1)"),
+    ("model.word_dropout", between_0_and_1, "a number in [0, 1)"),
     ("trainer.weight_decay", lambda v: v >= 0, "a number >= 0 (0 = no weight decay)"),
     ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),

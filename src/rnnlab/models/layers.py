@@ -144,6 +144,31 @@ class HashedNGrams(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnlab")
+class WordDropout(keras.layers.Layer):
+    """Drops whole tokens while training by setting their ids to 0 (padding), so a following
+    Embedding(mask_zero=True) + average leaves them out: the deep averaging network's word
+    dropout (Iyyer et al. 2015). A review that would lose every token keeps them all, since
+    an empty masked average is 0/0. At inference the ids pass through unchanged."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = rate, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, ids, training=False):
+        if not training or not self.rate:
+            return ids
+        draws = keras.random.uniform(ops.shape(ids), seed=self.seed_generator)
+        kept = ops.logical_and(draws >= self.rate, ids > 0)
+        emptied = ops.logical_not(ops.any(kept, axis=1, keepdims=True))
+        kept = ops.logical_or(kept, emptied)
+        return ops.where(kept, ids, ops.zeros_like(ids))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="rnnlab")
 class MaskedGlobalMax(keras.layers.Layer):
     """Max over time that skips padded steps (keras.layers.GlobalMaxPooling1D ignores masks)."""
 
