@@ -2,61 +2,97 @@
 
 The whole pipeline through `rnnlab repro` runs in tests/test_pipeline_e2e.py."""
 
+import threading
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from dvc.repo import Repo
 
 from rnnlab.compose import compose_params
 from rnnlab.errors import PipelineError
-from rnnlab.lanes import plan_lanes, run_lanes, shared_upstream
+from rnnlab.lanes import ExperimentQueue, Lanes, data_stages, queue_order
 
-from .conftest import REPO
 from .test_pipeline_e2e import fast_overrides
 
-LONG = ["shakespeare_char_gru", "seed004_char_simplernn"]
+IMDB = {"download@imdb", "parse_imdb"}
+DATA = {
+    "char": {"download@shakespeare", "prepare_shakespeare@chars"},
+    "lstm": IMDB | {"prepare_imdb@w2v"},
+    "pool": IMDB | {"prepare_imdb@len800"},
+    "nb": IMDB | {"prepare_imdb@len800"},
+    "sine": {"prepare_sine@book"},
+}
 
 
-def test_long_experiments_get_lanes_of_their_own_and_the_rest_share_the_last() -> None:
-    tuned = ["imdb_pool", "shakespeare_char_gru", "sine_lstm"]
-    assert plan_lanes(tuned, 2, LONG) == [["shakespeare_char_gru"], ["imdb_pool", "sine_lstm"]]
-    both = ["imdb_pool", *LONG]
-    assert plan_lanes(both, 2, LONG) == [LONG, ["imdb_pool"]]
-    assert plan_lanes(both, 3, LONG) == [[LONG[0]], [LONG[1]], ["imdb_pool"]]
+def test_the_long_experiments_go_first_then_the_rest_as_composed() -> None:
+    composed = ["pool", "char", "lstm", "sine"]
+    assert queue_order(composed, ["char", "seed_char", "lstm"]) == ["char", "lstm", "pool", "sine"]
+    assert queue_order(composed, []) == composed
 
 
-@pytest.mark.parametrize(
-    ("experiments", "lanes"),
-    [(["imdb_pool", "sine_lstm"], 2), (["shakespeare_char_gru"], 2), (["imdb_pool", *LONG], 1)],
-)
-def test_one_lane_when_nothing_runs_beside_the_rest(experiments: list[str], lanes: int) -> None:
-    assert plan_lanes(experiments, lanes, LONG) == [experiments]
+def take_in_background(queue: ExperimentQueue) -> tuple[threading.Thread, list]:
+    got: list = []
+    thread = threading.Thread(target=lambda: got.append(queue.take()), daemon=True)
+    thread.start()
+    thread.join(timeout=0.3)
+    return thread, got
 
 
-def test_stages_upstream_of_two_lanes_are_found(project: Path) -> None:
+def test_a_lane_skips_experiments_whose_data_another_lane_is_preparing() -> None:
+    queue = ExperimentQueue(["char", "lstm", "pool", "nb", "sine"], DATA)
+    assert queue.take() == ("char", sorted(DATA["char"]))
+    assert queue.take() == ("lstm", sorted(DATA["lstm"]))
+    # pool and nb need the IMDB download that the second lane is running: sine is free.
+    assert queue.take() == ("sine", ["prepare_sine@book"])
+    waiting, got = take_in_background(queue)
+    assert waiting.is_alive() and not got  # every pending experiment is blocked
+    queue.data_done("lstm", ok=True)
+    waiting.join(timeout=5)
+    # The shared download and parse are up to date now: pool prepares only its variant.
+    assert got == [("pool", ["prepare_imdb@len800"])]
+    waiting, got = take_in_background(queue)
+    assert waiting.is_alive()  # nb shares pool's variant, still being prepared
+    queue.data_done("pool", ok=True)
+    waiting.join(timeout=5)
+    assert got == [("nb", [])]
+    assert queue.take() is None
+
+
+def test_data_stages_that_failed_are_run_again_by_the_next_experiment() -> None:
+    queue = ExperimentQueue(["pool", "nb"], DATA)
+    assert queue.take() == ("pool", sorted(DATA["pool"]))
+    queue.data_done("pool", ok=False)
+    assert queue.take() == ("nb", sorted(DATA["nb"]))
+
+
+def test_stop_releases_a_waiting_lane() -> None:
+    queue = ExperimentQueue(["pool", "nb"], DATA)
+    queue.take()
+    waiting, got = take_in_background(queue)
+    queue.stop()
+    waiting.join(timeout=5)
+    assert got == [None]
+
+
+def test_data_stages_come_from_dvcs_graph(project: Path) -> None:
     compose_params([], project)
-    shared = shared_upstream(project, [["imdb_pool"], ["imdb_naive_bayes"], ["sine_lstm"]])
-    assert {"download@imdb", "parse_imdb"} <= set(shared)
-    assert not any("sine" in stage or stage.startswith("train@") for stage in shared)
-    assert shared_upstream(project, [["shakespeare_char_gru"], ["imdb_pool", "sine_lstm"]]) == []
+    with Repo(str(project)) as repo:
+        stages = data_stages(repo, project, ["imdb_pool", "imdb_naive_bayes", "sine_lstm"])
+    assert stages["imdb_pool"] >= IMDB and stages["imdb_pool"] == stages["imdb_naive_bayes"]
+    assert any(s.startswith("prepare_imdb@") for s in stages["imdb_pool"])
+    assert not any(s.startswith(("train@", "evaluate@")) for s in stages["imdb_pool"])
+    assert stages["sine_lstm"] and not stages["sine_lstm"] & stages["imdb_pool"]
 
 
-def test_a_failing_lane_is_named_after_the_others_finish(
+def test_a_failed_experiment_is_named_after_the_other_lane_finishes(
     project: Path, capsys: pytest.CaptureFixture
 ) -> None:
     compose_params(fast_overrides(project), project)
-    with pytest.raises(PipelineError, match=r"lane 1 \(no_such_experiment\)"):
-        run_lanes(project, [["no_such_experiment"], ["sine_lstm"]])
+    with Repo(str(project)) as repo:
+        stages = {"no_such_experiment": set(), **data_stages(repo, project, ["sine_lstm"])}
+    queue = ExperimentQueue(["no_such_experiment", "sine_lstm"], stages)
+    with pytest.raises(PipelineError, match=r"failed for no_such_experiment \(lane \d\): see"):
+        Lanes(project, queue, 2).run()
     out = capsys.readouterr().out
-    assert "[lane 2] Running stage 'train@sine_lstm'" in out  # the other lane ran to its end
+    assert "Running stage 'train@sine_lstm'" in out  # the other lane ran to its end
     assert (project / "metrics" / "sine_lstm.json").is_file()
-
-
-def test_the_quick_profile_splits_its_short_experiments_about_evenly(tmp_path: Path) -> None:
-    params = OmegaConf.load(compose_params(["profile=quick"], REPO, tmp_path / "params.yaml"))
-    plan = plan_lanes(list(params.experiments), params.repro.lanes, params.repro.own_lane)
-    assert [len(lane) for lane in plan] == [5, 6]
-    full = OmegaConf.load(compose_params([], REPO, tmp_path / "full.yaml"))
-    assert plan_lanes(list(full.experiments), full.repro.lanes, full.repro.own_lane)[0] == [
-        "shakespeare_char_gru"
-    ]

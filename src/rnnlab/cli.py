@@ -134,7 +134,7 @@ def cmd_repro(args: argparse.Namespace, root: Path) -> None:
 
     params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
     lanes = args.lanes if args.lanes is not None else plan.lanes
-    repro(root, list(params.experiments), lanes, list(plan.own_lane))
+    repro(root, list(params.experiments), lanes, list(plan.first))
 
 
 def cmd_retrain(args: argparse.Namespace, root: Path) -> None:

@@ -36,17 +36,14 @@ PROFILE_SECTIONS = ("trainer", "evaluation")
 
 def apply_profile(params):
     """Merge the profile's sections into every experiment (quick: 1 short epoch, capped
-    evaluation), and its `repro` into the lane plan. A section the profile leaves empty is
-    not added, so the full profile composes exactly the experiments' own settings."""
+    evaluation). A section the profile leaves empty is not added, so the full profile
+    composes exactly the experiments' own settings."""
     for section in PROFILE_SECTIONS:
         settings = OmegaConf.select(params, f"profile.{section}")
         if not settings:
             continue
         for experiment in params.get("experiments", {}).values():
             experiment[section] = OmegaConf.merge(experiment.get(section) or {}, settings)
-    lanes = OmegaConf.select(params, "profile.repro")
-    if lanes:  # the quick profile's experiments are all short: it splits them evenly
-        params.repro = OmegaConf.merge(params.repro, lanes)
     return params
 
 

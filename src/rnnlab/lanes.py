@@ -5,13 +5,16 @@ busy (`trainer.threads`), so on a 2-core machine half of it idles. DVC's documen
 run independent stages at once is several `dvc repro` processes with different targets
 (https://dvc.org/doc/command-reference/repro#parallel-stage-execution); each releases the
 repository lock while a stage's command runs and, with `--wait-for-lock`, waits for it
-when it records the stage. Lanes never share a stage: the stages upstream of two lanes run
-first, then the lanes side by side, then one plain `dvc repro` for what follows them all
-(compare, promote), which also checks that nothing was left out.
+when it records the stage.
 
-`repro.own_lane` names the long experiments (the character models); they take the first
-`repro.lanes - 1` lanes and the other experiments share the last. The models are the same
-bytes as those of a plain `dvc repro`: the lanes only change which stages overlap.
+The lanes share one queue of experiments: a lane that finishes one takes the next, so
+they end within about one experiment of each other whatever the experiments' lengths
+(`repro.first` starts the long ones first). Two lanes never run the same stage: a lane
+first brings its experiment's data stages up to date, and an experiment whose data stages
+another lane is still running waits, while the lane takes the next one that is free. One
+plain `dvc repro` follows for what comes after every experiment (compare, promote) and
+checks that nothing was left out. The models are the same bytes as those of a plain
+`dvc repro`: the lanes only change which stages overlap.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ import logging
 import subprocess
 import sys
 import threading
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rnnlab.errors import PipelineError
@@ -30,101 +32,160 @@ log = logging.getLogger(__name__)
 DVC_REPRO = ["dvc", "--wait-for-lock", "repro"]
 
 
-def plan_lanes(experiments: Sequence[str], lanes: int, own_lane: Sequence[str]) -> list[list[str]]:
-    """Experiments per lane: the own-lane ones spread over the first lanes - 1, the rest in
-    the last. One lane (everything) when there is nothing to run beside the rest."""
-    long = [e for e in experiments if e in own_lane]
-    rest = [e for e in experiments if e not in own_lane]
-    if lanes < 2 or not long or not rest:
-        return [list(experiments)]
-    dedicated = min(lanes - 1, len(long))
-    return [long[i::dedicated] for i in range(dedicated)] + [rest]
+def queue_order(experiments: Sequence[str], first: Sequence[str]) -> list[str]:
+    """The `first` experiments (the long ones) in their order, then the rest as composed."""
+    return [e for e in first if e in experiments] + [e for e in experiments if e not in first]
 
 
-def lane_targets(lane: Sequence[str]) -> list[str]:
-    """Each experiment's last stage; `dvc repro` brings in everything upstream of it."""
-    return [f"evaluate@{name}" for name in lane]
+def evaluate_stage(experiment: str) -> str:
+    return f"evaluate@{experiment}"
 
 
-def shared_upstream(root: Path, lanes: Sequence[Sequence[str]]) -> list[str]:
-    """Stages that two lanes would both run (a shared download or dataset variant)."""
-    from dvc.repo import Repo
+class ExperimentQueue:
+    """Hands experiments to lanes in order, never two lanes the same data stage at once.
 
-    lanes_of: Counter[str] = Counter()
-    with Repo(str(root)) as repo:
-        for lane in lanes:
-            # DVC resolves a bare stage name against the working directory's dvc.yaml.
-            found = {
-                stage.name
-                for target in lane_targets(lane)
-                for stage in repo.stage.collect(f"{root / 'dvc.yaml'}:{target}", with_deps=True)
-            }
-            lanes_of.update(found)
-    return sorted(stage for stage, count in lanes_of.items() if count > 1)
+    `data_stages[e]` are the stages upstream of e's training (download, parse, prepare).
+    An experiment is free unless one of its data stages is upstream of an experiment whose
+    data another lane is bringing up to date right now; a lane skips to the next free one
+    and only waits when none is. Pure bookkeeping: the lanes run the commands.
+    """
+
+    def __init__(self, order: Iterable[str], data_stages: Mapping[str, set[str]]):
+        self.pending = list(order)
+        self.data_stages = data_stages
+        self.preparing: dict[str, set[str]] = {}  # experiment -> its data stages in flight
+        self.ready: set[str] = set()  # data stages a lane brought up to date
+        self.changed = threading.Condition()
+
+    def take(self) -> tuple[str, list[str]] | None:
+        """The next free experiment and those of its data stages not yet brought up to date
+        in this run; waits while every pending one is blocked; None when none is left."""
+        with self.changed:
+            while self.pending:
+                free = next((e for e in self.pending if not self.blocked(e)), None)
+                if free is not None:
+                    self.pending.remove(free)
+                    self.preparing[free] = self.data_stages[free] - self.ready
+                    return free, sorted(self.preparing[free])
+                self.changed.wait()
+            return None
+
+    def blocked(self, experiment: str) -> bool:
+        in_flight = set().union(*self.preparing.values())
+        return bool((self.data_stages[experiment] - self.ready) & in_flight)
+
+    def data_done(self, experiment: str, ok: bool) -> None:
+        """Its data stages finished: up to date if `ok`; if not, the next experiment that
+        needs them runs them again (and reports the same failure in its own lane)."""
+        with self.changed:
+            stages = self.preparing.pop(experiment)
+            if ok:
+                self.ready |= stages
+            self.changed.notify_all()
+
+    def stop(self) -> None:
+        """No more experiments (an interrupt): waiting lanes return None."""
+        with self.changed:
+            self.pending.clear()
+            self.changed.notify_all()
 
 
-def run_lanes(root: Path, lanes: Sequence[Sequence[str]]) -> None:
-    """Every lane's `dvc repro` at once, output prefixed by lane; failures reported after all
-    lanes stop (a finished stage of a failed lane is recorded, so a re-run skips it)."""
-    processes = [
-        subprocess.Popen(
-            [*DVC_REPRO, *lane_targets(lane)],
-            cwd=root,
+def data_stages(repo, root: Path, experiments: Sequence[str]) -> dict[str, set[str]]:
+    """Each experiment's stages upstream of its train stage, from DVC's own graph."""
+    stages = {}
+    for name in experiments:
+        # DVC resolves a bare stage name against the working directory's dvc.yaml.
+        target = f"{root / 'dvc.yaml'}:{evaluate_stage(name)}"
+        upstream = {stage.name for stage in repo.stage.collect(target, with_deps=True)}
+        stages[name] = upstream - {f"train@{name}", evaluate_stage(name)}
+    return stages
+
+
+class Lanes:
+    """`count` threads, each running `dvc repro` for the queue's experiments in turn."""
+
+    def __init__(self, root: Path, queue: ExperimentQueue, count: int):
+        self.root, self.queue, self.count = root, queue, count
+        self.failed: list[str] = []
+        self.running: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        threads = [
+            threading.Thread(target=self.lane, args=(i + 1,), daemon=True)
+            for i in range(self.count)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.5)  # a bare join() would defer Ctrl-C until the end
+        except BaseException:  # an interrupt stops every lane, not only the foreground one
+            self.queue.stop()
+            self.terminate()
+            raise
+        if self.failed:
+            raise PipelineError(
+                f"dvc repro failed for {', '.join(self.failed)}: see the [lane N] lines "
+                "above; stages that finished are recorded, so `make repro` again resumes "
+                "from the failure"
+            )
+
+    def lane(self, number: int) -> None:
+        prefix = f"[lane {number}] "
+        while (taken := self.queue.take()) is not None:
+            experiment, stages = taken
+            self.say(prefix, f"experiment {experiment}\n")
+            ok = not stages or self.dvc_repro(stages, prefix)
+            self.queue.data_done(experiment, ok)
+            if not (ok and self.dvc_repro([evaluate_stage(experiment)], prefix)):
+                with self.lock:
+                    self.failed.append(f"{experiment} (lane {number})")
+
+    def dvc_repro(self, targets: Sequence[str], prefix: str) -> bool:
+        process = subprocess.Popen(
+            [*DVC_REPRO, *targets],
+            cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for lane in lanes
-    ]
-    readers = [
-        threading.Thread(target=echo, args=(p.stdout, f"[lane {i + 1}] "), daemon=True)
-        for i, p in enumerate(processes)
-    ]
-    try:
-        for reader in readers:
-            reader.start()
-        codes = [p.wait() for p in processes]
-    finally:  # an interrupt stops every lane, not only the one in the foreground
-        for p in processes:
-            if p.poll() is None:
-                p.terminate()
-                p.wait()
-    for reader in readers:
-        reader.join()
-    failed = [f"lane {i + 1} ({', '.join(lanes[i])})" for i, c in enumerate(codes) if c]
-    if failed:
-        raise PipelineError(
-            f"dvc repro failed in {'; '.join(failed)}: see the [lane N] lines above; stages "
-            "that finished are recorded, so `make repro` again resumes from the failure"
-        )
+        with self.lock:
+            self.running.add(process)
+        for line in process.stdout:
+            self.say(prefix, line)
+        code = process.wait()
+        with self.lock:
+            self.running.discard(process)
+        return code == 0
+
+    def say(self, prefix: str, line: str) -> None:
+        with self.lock:  # whole lines: two lanes' output never interleaves mid-line
+            sys.stdout.write(prefix + line)
+            sys.stdout.flush()
+
+    def terminate(self) -> None:
+        with self.lock:
+            running = list(self.running)
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
 
 
-def echo(stream, prefix: str) -> None:
-    for line in stream:
-        sys.stdout.write(prefix + line)
-        sys.stdout.flush()
-
-
-def up_to_date(root: Path) -> bool:
-    """No stage changed: a no-op `make repro` costs one status check, not three `dvc repro`s."""
+def repro(root: Path, experiments: Sequence[str], lanes: int, first: Sequence[str]) -> None:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        return not repo.status()
-
-
-def repro(root: Path, experiments: Sequence[str], lanes: int, own_lane: Sequence[str]) -> None:
-    if up_to_date(root):
-        print("Data and pipelines are up to date.")
-        return
-    plan = plan_lanes(experiments, lanes, own_lane)
-    if len(plan) > 1:
-        shared = shared_upstream(root, plan)
-        if shared:
-            log.info("stages upstream of several lanes first: %s", ", ".join(shared))
-            run([*DVC_REPRO, *shared], root)
-        log.info("lanes: %s", " | ".join(", ".join(lane) for lane in plan))
-        run_lanes(root, plan)
+        if not repo.status():  # a no-op `make repro` costs one status check
+            print("Data and pipelines are up to date.")
+            return
+        stages = data_stages(repo, root, experiments) if lanes > 1 else {}
+    if stages:
+        order = queue_order(experiments, first)
+        log.info("%d lanes over: %s", lanes, ", ".join(order))
+        Lanes(root, ExperimentQueue(order, stages), min(lanes, len(order))).run()
     run(DVC_REPRO, root)
 
 
