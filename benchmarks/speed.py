@@ -110,7 +110,7 @@ def plain_keras_epochs(
     steps = steps_per_epoch(len(x), cfg.trainer)
     total_steps = steps * cfg.trainer.epochs
     model.compile(
-        optimizer=make_optimizer(cfg.trainer, total_steps),
+        optimizer=make_optimizer(cfg.trainer, total_steps, steps),
         loss=loss,
         metrics=metrics,
         jit_compile=jit_compile,  # "auto": Keras's default (off on CPU); graph_modes.py

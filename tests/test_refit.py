@@ -19,8 +19,10 @@ from rnnlab.training import (
     FINGERPRINT_FILE,
     SELECTED_FILE,
     best_epoch_count,
+    fit,
     fit_to_keep,
     input_layout,
+    make_optimizer,
     start_fresh_if_not_resuming,
     train,
     training_fingerprint,
@@ -138,6 +140,34 @@ def test_refit_keeps_the_selection_runs_learning_rate_schedule(
     peak = cfg.trainer.learning_rate
     assert rates.epochs == [0]
     assert rates.rates == [pytest.approx(peak * 0.5 * (1 + math.cos(math.pi / 4)), rel=1e-4)]
+
+
+class AveragedWeights(keras.callbacks.Callback):
+    """At each epoch's end: the largest gap between the weights and their moving average."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gaps: list[float] = []
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        averages = self.model.optimizer._model_variables_moving_average
+        pairs = zip(self.model.trainable_weights, averages, strict=True)
+        self.gaps.append(max(float(abs(w.numpy() - a.numpy()).max()) for w, a in pairs))
+
+
+def test_weight_averaging_hands_validation_the_averaged_weights(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    overrides = [*POOL, "trainer.refit=false", "trainer.epochs=2", "trainer.ema=0.9"]
+    cfg, splits = splits_and_config(tiny_root, overrides)
+    averaged = AveragedWeights()
+    model, history, _ = fit(cfg, splits, tmp_path / "ckpt", [averaged])
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    # Written into the weights at the epoch's last step, so the epoch's validation used them.
+    assert averaged.gaps == [0.0, 0.0]
+    assert len(history) == 2 and history["val_loss"].notna().all()
+    plain, _ = splits_and_config(tiny_root, POOL)
+    assert not make_optimizer(plain.trainer, 10, 5).use_ema  # off unless asked for
 
 
 def test_interrupted_refit_resumes_without_repeating_the_selection(

@@ -93,6 +93,10 @@ BAD = [
     ),
     (["model.dropout=1.0"], r"model.dropout=1.0 is invalid; allowed: a number in \[0, 1\)"),
     (
+        ["trainer.ema=1.0"],
+        r"trainer.ema=1.0 is invalid; allowed: a number in \[0, 1\) \(0 = no weight averaging\)",
+    ),
+    (
         ["experiment=imdb_pool", "model.word_dropout=1.0"],
         r"model.word_dropout=1.0 is invalid; allowed: a number in \[0, 1\)",
     ),

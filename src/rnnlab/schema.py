@@ -32,6 +32,7 @@ class Trainer:
     lr_schedule: str = "constant"
     clipnorm: float | None = None
     weight_decay: float = 0.0
+    ema: float = 0.0
     batch_size: int = 128
     epochs: int = 10
     early_stopping: EarlyStopping = field(default_factory=EarlyStopping)
@@ -257,6 +258,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.embedding_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.word_dropout", between_0_and_1, "a number in [0, 1)"),
     ("trainer.weight_decay", lambda v: v >= 0, "a number >= 0 (0 = no weight decay)"),
+    ("trainer.ema", between_0_and_1, "a number in [0, 1) (0 = no weight averaging)"),
     ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
     ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),

@@ -76,7 +76,9 @@ def loss_and_metrics(task: str) -> tuple[keras.losses.Loss, list]:
     return keras.losses.MeanSquaredError(), [keras.metrics.RootMeanSquaredError(name="rmse")]
 
 
-def make_optimizer(trainer: DictConfig, total_steps: int) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    trainer: DictConfig, total_steps: int, epoch_steps: int
+) -> keras.optimizers.Optimizer:
     if trainer.optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"trainer.optimizer={trainer.optimizer!r} is unknown; allowed: {sorted(OPTIMIZERS)}"
@@ -91,6 +93,10 @@ def make_optimizer(trainer: DictConfig, total_steps: int) -> keras.optimizers.Op
     kwargs = {"clipnorm": trainer.clipnorm} if trainer.get("clipnorm") else {}
     if trainer.get("weight_decay"):
         kwargs["weight_decay"] = trainer.weight_decay  # decoupled (AdamW-style) decay
+    if trainer.get("ema"):
+        # Written into the weights at each epoch's end, so validation (and early stopping,
+        # and the refit's last epoch) judges the averaged weights, not the last step's.
+        kwargs.update(use_ema=True, ema_momentum=trainer.ema, ema_overwrite_frequency=epoch_steps)
     return OPTIMIZERS[trainer.optimizer](learning_rate=rate, **kwargs)
 
 
@@ -175,14 +181,16 @@ def stamp_settings(checkpoint: Path, cfg: DictConfig) -> None:
     write_json(checkpoint / FINGERPRINT_FILE, {"fingerprint": training_fingerprint(cfg)})
 
 
-def build_and_compile(cfg: DictConfig, splits: Splits, total_steps: int) -> keras.Model:
+def build_and_compile(cfg: DictConfig, splits: Splits, epoch_steps: int) -> keras.Model:
     model = build_model(cfg.model, splits.spec)
     x, y = splits.arrays["train"]
     if not model.built:  # subclassed models (looped cells) get their weights on first call
         model(x[:1])
     adapt_to_training_data(model, x, y)
     loss, metrics = loss_and_metrics(splits.spec.task)
-    model.compile(optimizer=make_optimizer(cfg.trainer, total_steps), loss=loss, metrics=metrics)
+    total_steps = epoch_steps * schedule_epochs(cfg.trainer)
+    optimizer = make_optimizer(cfg.trainer, total_steps, epoch_steps)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 
 
@@ -204,7 +212,7 @@ def fit(
     x, y = splits.arrays["train"]
     steps = steps_per_epoch(len(x), trainer)
     with strategy.scope():  # variables are created as the strategy's replicated variables
-        model = build_and_compile(cfg, splits, steps * schedule_epochs(trainer))
+        model = build_and_compile(cfg, splits, steps)
     has_val = splits.has("val")
     bucket = bucket_padding(cfg)
     validation = (
