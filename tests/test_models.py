@@ -102,18 +102,7 @@ def test_word_dropout_never_empties_a_review() -> None:
 
 
 def test_pool_with_word_dropout_masks_the_dropped_tokens() -> None:
-    m = OmegaConf.create(
-        {
-            "type": "pool",
-            "embedding_dim": 4,
-            "mask_padding": False,
-            "dense_units": 0,
-            "dropout": 0.0,
-            "ngrams": 1,
-            "ngram_buckets": 0,
-            "word_dropout": 0.3,
-        }
-    )
+    m = pool_config(mask_padding=False, pretrained_embedding=False, word_dropout=0.3)
     model = build_model(m, DataSpec("imdb", vocab_size=20, seq_len=6))
     assert model.get_layer("embedding").mask_zero  # dropped ids must not dilute the average
     x = np.array([[3, 4, 5, 6, 7, 8]] * 32, dtype="int32")
@@ -194,6 +183,7 @@ def pool_config(**changes) -> DictConfig:
         "ngrams": 1,
         "ngram_buckets": 0,
         "pretrained_embedding": True,
+        "word_dropout": 0.0,
     }
     return OmegaConf.create(base | changes)
 
