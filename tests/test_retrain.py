@@ -41,6 +41,9 @@ def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None
     report = (project / "reports" / "retrain.md").read_text()
     assert "Champions promoted: imdb, shakespeare, sine." in report
     assert "train@imdb_pool" in first.stdout
+    # It runs the pipeline as `make repro` does: the smoke suite's three experiments in lanes.
+    assert len(set(re.findall(r"^\[lane (\d)\] experiment ", first.stdout, re.M))) == 2
+    assert "Stages run: " in report and "train@sine_lstm" in report
     before = champions(project)
 
     run([str(BIN / "dvc"), "push"], project)
@@ -85,6 +88,7 @@ def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None
     )
     assert failed.returncode != 0
     assert "failed" in failed.stderr and "champions are unchanged" in failed.stderr
+    assert "dvc repro failed for imdb_pool (lane " in failed.stderr  # the lanes' own verdict
     assert champions(project) == before
 
 

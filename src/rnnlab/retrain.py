@@ -1,7 +1,9 @@
 """`rnnlab retrain`: what the scheduled workflow runs.
 
-Composes params.yaml, checks the tracking server, runs `dvc repro` (whose last stage,
-`promote`, moves champions only to better challengers, all or nothing), then writes
+Composes params.yaml, checks the tracking server, runs the pipeline as `make repro` does
+(`rnnlab repro`: the lanes of conf/pipeline.yaml; `--force` is a plain `dvc repro --force`,
+since forced lanes would each rerun the data stages they share). Its last stage,
+`promote`, moves champions only to better challengers, all or nothing. Then it writes
 reports/retrain.md: which stages ran, the metrics diff against the last commit, and each
 task's promotion decision. Any failure exits non-zero; since promotion is the pipeline's
 last step and rolls back on error, a failed run leaves every champion alias untouched.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -26,17 +29,28 @@ class RetrainError(RnnlabError):
     """The pipeline failed during retraining."""
 
 
+def pipeline_command(force: bool) -> list[str]:
+    if force:
+        return ["dvc", "repro", "--force"]
+    return [sys.executable, "-m", "rnnlab", "repro"]
+
+
 def run_pipeline(root: Path, force: bool) -> str:
-    cmd = ["dvc", "repro", *(["--force"] if force else [])]
-    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    print(result.stdout, end="")
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+    """Run the pipeline, echoing its output as it comes (a run takes an hour), and return it."""
+    cmd = pipeline_command(force)
+    process = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    if (code := process.wait()) != 0:
+        tail = "".join(lines[-15:]).rstrip()
         raise RetrainError(
-            f"`{' '.join(cmd)}` failed (exit {result.returncode}); champions are "
-            f"unchanged. Last output:\n{tail}"
+            f"`{' '.join(cmd)}` failed (exit {code}); champions are unchanged. Last output:\n{tail}"
         )
-    return result.stdout
+    return "".join(lines)
 
 
 def metrics_diff(root: Path) -> str:
