@@ -114,6 +114,19 @@ def test_pool_with_word_dropout_masks_the_dropped_tokens() -> None:
     assert reloaded.get_layer("word_dropout").rate == 0.3
 
 
+def test_pool_with_distinct_tokens_averages_each_word_once() -> None:
+    m = pool_config(pretrained_embedding=False, distinct_tokens=True)
+    model = build_model(m, DataSpec("imdb", vocab_size=20, seq_len=6))
+    repeated = np.array([[3, 3, 3, 3, 5, 0]], dtype="int32")
+    once = np.array([[5, 3, 0, 0, 0, 0]], dtype="int32")
+    np.testing.assert_allclose(model(repeated), model(once), rtol=1e-6)
+    counted = build_model(pool_config(pretrained_embedding=False), DataSpec("imdb", 20, 6))
+    counted.set_weights(model.get_weights())  # the same weights, repeats counted
+    assert not np.allclose(counted(repeated), counted(once))
+    reloaded = keras.Model.from_config(model.get_config())
+    assert reloaded.get_layer("distinct") is not None
+
+
 def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
     from rnnlab.models.builders import adapt_to_training_data
 
@@ -184,6 +197,7 @@ def pool_config(**changes) -> DictConfig:
         "ngram_buckets": 0,
         "pretrained_embedding": True,
         "word_dropout": 0.0,
+        "distinct_tokens": False,
     }
     return OmegaConf.create(base | changes)
 

@@ -106,6 +106,7 @@ class PoolModel:
     ngram_buckets: int = 0
     pretrained_embedding: bool = False
     word_dropout: float = 0.0
+    distinct_tokens: bool = False
 
 
 @dataclass

@@ -91,11 +91,13 @@ def build_pool(m, data: DataSpec) -> keras.Model:
     if m.ngrams > 1:
         ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
         rows += m.ngram_buckets
+    if m.distinct_tokens:
+        ids = DistinctIds(name="distinct")(ids)
     if m.word_dropout:
         ids = WordDropout(m.word_dropout, name="word_dropout")(ids)
-    # With n-grams or word dropout the padding must be masked, or every padded (or dropped)
-    # slot would dilute the average.
-    mask = m.mask_padding or m.ngrams > 1 or bool(m.word_dropout)
+    # With n-grams, distinct tokens or word dropout the padding must be masked, or every
+    # padded (repeated, dropped) slot would dilute the average.
+    mask = m.mask_padding or m.ngrams > 1 or m.distinct_tokens or bool(m.word_dropout)
     x = embed(ids, rows, m, data, mask)
     x = keras.layers.GlobalAveragePooling1D(name="average")(x)
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
