@@ -187,19 +187,13 @@ def word_vectors(tmp_path: Path, rows: int, dim: int) -> tuple[Path, np.ndarray]
 
 
 def pool_config(**changes) -> DictConfig:
-    base = {
-        "type": "pool",
-        "embedding_dim": 4,
-        "mask_padding": True,
-        "dense_units": 0,
-        "dropout": 0.0,
-        "ngrams": 1,
-        "ngram_buckets": 0,
-        "pretrained_embedding": True,
-        "word_dropout": 0.0,
-        "distinct_tokens": False,
-    }
-    return OmegaConf.create(base | changes)
+    """A pool model config on the schema's defaults, so a new model setting needs no edit here."""
+    from rnnlab.schema import PoolModel
+
+    small = {"embedding_dim": 4, "mask_padding": True, "dense_units": 0}
+    return OmegaConf.merge(
+        OmegaConf.structured(PoolModel), small, {"pretrained_embedding": True}, changes
+    )
 
 
 def test_pretrained_embedding_starts_from_the_word_vectors(tmp_path: Path) -> None:
