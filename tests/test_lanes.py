@@ -2,11 +2,13 @@
 
 The whole pipeline through `rnnlab repro` runs in tests/test_pipeline_e2e.py."""
 
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 from dvc.repo import Repo
+from dvc.rwlock import rwlock
 
 from rnnlab.compose import compose_params
 from rnnlab.errors import PipelineError
@@ -14,13 +16,13 @@ from rnnlab.lanes import ExperimentQueue, Lanes, data_stages, queue_order
 
 from .test_pipeline_e2e import fast_overrides
 
-IMDB = {"download@imdb", "parse_imdb"}
-DATA = {
-    "char": {"download@shakespeare", "prepare_shakespeare@chars"},
-    "lstm": IMDB | {"prepare_imdb@w2v"},
-    "pool": IMDB | {"prepare_imdb@len800"},
-    "nb": IMDB | {"prepare_imdb@len800"},
-    "sine": {"prepare_sine@book"},
+IMDB = ["download@imdb", "parse_imdb"]
+DATA = {  # each experiment's data stages, each after those it depends on
+    "char": ["download@shakespeare", "prepare_shakespeare@chars"],
+    "lstm": [*IMDB, "prepare_imdb@w2v"],
+    "pool": [*IMDB, "prepare_imdb@len800"],
+    "nb": [*IMDB, "prepare_imdb@len800"],
+    "sine": ["prepare_sine@book"],
 }
 
 
@@ -40,8 +42,8 @@ def take_in_background(queue: ExperimentQueue) -> tuple[threading.Thread, list]:
 
 def test_a_lane_skips_experiments_whose_data_another_lane_is_preparing() -> None:
     queue = ExperimentQueue(["char", "lstm", "pool", "nb", "sine"], DATA)
-    assert queue.take() == ("char", sorted(DATA["char"]))
-    assert queue.take() == ("lstm", sorted(DATA["lstm"]))
+    assert queue.take() == ("char", list(DATA["char"]))
+    assert queue.take() == ("lstm", list(DATA["lstm"]))
     # pool and nb need the IMDB download that the second lane is running: sine is free.
     assert queue.take() == ("sine", ["prepare_sine@book"])
     waiting, got = take_in_background(queue)
@@ -60,9 +62,9 @@ def test_a_lane_skips_experiments_whose_data_another_lane_is_preparing() -> None
 
 def test_data_stages_that_failed_are_run_again_by_the_next_experiment() -> None:
     queue = ExperimentQueue(["pool", "nb"], DATA)
-    assert queue.take() == ("pool", sorted(DATA["pool"]))
+    assert queue.take() == ("pool", list(DATA["pool"]))
     queue.data_done("pool", ok=False)
-    assert queue.take() == ("nb", sorted(DATA["nb"]))
+    assert queue.take() == ("nb", list(DATA["nb"]))
 
 
 def test_stop_releases_a_waiting_lane() -> None:
@@ -78,10 +80,11 @@ def test_data_stages_come_from_dvcs_graph(project: Path) -> None:
     compose_params([], project)
     with Repo(str(project)) as repo:
         stages = data_stages(repo, project, ["imdb_pool", "imdb_naive_bayes", "sine_lstm"])
-    assert stages["imdb_pool"] >= IMDB and stages["imdb_pool"] == stages["imdb_naive_bayes"]
-    assert any(s.startswith("prepare_imdb@") for s in stages["imdb_pool"])
-    assert not any(s.startswith(("train@", "evaluate@")) for s in stages["imdb_pool"])
-    assert stages["sine_lstm"] and not stages["sine_lstm"] & stages["imdb_pool"]
+    pool = stages["imdb_pool"]
+    # In dependency order, as `dvc repro --single-item` needs them.
+    assert pool[:2] == IMDB and pool == stages["imdb_naive_bayes"]
+    assert len(pool) == 3 and pool[2].startswith("prepare_imdb@")
+    assert stages["sine_lstm"] and not set(stages["sine_lstm"]) & set(pool)
 
 
 def test_a_failed_experiment_is_named_after_the_other_lane_finishes(
@@ -89,10 +92,30 @@ def test_a_failed_experiment_is_named_after_the_other_lane_finishes(
 ) -> None:
     compose_params(fast_overrides(project), project)
     with Repo(str(project)) as repo:
-        stages = {"no_such_experiment": set(), **data_stages(repo, project, ["sine_lstm"])}
+        stages = {"no_such_experiment": [], **data_stages(repo, project, ["sine_lstm"])}
     queue = ExperimentQueue(["no_such_experiment", "sine_lstm"], stages)
     with pytest.raises(PipelineError, match=r"failed for no_such_experiment \(lane \d\): see"):
         Lanes(project, queue, 2).run()
     out = capsys.readouterr().out
     assert "Running stage 'train@sine_lstm'" in out  # the other lane ran to its end
+    assert (project / "metrics" / "sine_lstm.json").is_file()
+
+
+def test_a_lane_never_locks_the_data_another_lane_is_training_on(project: Path) -> None:
+    """The race of a full run: lane 1 went on to an experiment whose data lane 2 had
+    prepared while lane 2's training read that data; `dvc repro evaluate@x` re-checked
+    the prepare stage, which takes DVC's write lock on its output: "... is busy"."""
+    compose_params(fast_overrides(project), project)
+    with Repo(str(project)) as repo:
+        stages = data_stages(repo, project, ["sine_lstm"])
+    assert subprocess.run(["dvc", "repro", *stages["sine_lstm"]], cwd=project).returncode == 0
+    queue = ExperimentQueue(["sine_lstm"], stages)
+    queue.ready |= set(stages["sine_lstm"])  # another lane prepared them in this run
+    prepared = str(project / "data" / "prepared")
+    # What the other lane's `train` holds while it runs: a read lock on its data.
+    with (
+        Repo(str(project)) as repo,
+        rwlock(repo.tmp_dir, repo.fs, "dvc repro train@other", [prepared], [], False),
+    ):
+        Lanes(project, queue, 1).run()
     assert (project / "metrics" / "sine_lstm.json").is_file()

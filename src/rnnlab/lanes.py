@@ -11,7 +11,11 @@ The lanes share one queue of experiments: a lane that finishes one takes the nex
 they end within about one experiment of each other whatever the experiments' lengths
 (`repro.first` starts the long ones first). Two lanes never run the same stage: a lane
 first brings its experiment's data stages up to date, and an experiment whose data stages
-another lane is still running waits, while the lane takes the next one that is free. One
+another lane is still running waits, while the lane takes the next one that is free.
+Every lane command is `dvc repro --single-item` over the stages it owns, in dependency
+order: a plain `dvc repro evaluate@x` would also re-check every upstream stage, and
+checking a stage takes DVC's write lock on its outputs, which fails ("is busy") while
+another lane's training reads them. One
 plain `dvc repro` follows for what comes after every experiment (compare, promote) and
 checks that nothing was left out. The models are the same bytes as those of a plain
 `dvc repro`: the lanes only change which stages overlap.
@@ -44,35 +48,39 @@ def evaluate_stage(experiment: str) -> str:
 class ExperimentQueue:
     """Hands experiments to lanes in order, never two lanes the same data stage at once.
 
-    `data_stages[e]` are the stages upstream of e's training (download, parse, prepare).
+    `data_stages[e]` are the stages upstream of e's training (download, parse, prepare),
+    each after the stages it depends on.
     An experiment is free unless one of its data stages is upstream of an experiment whose
     data another lane is bringing up to date right now; a lane skips to the next free one
     and only waits when none is. Pure bookkeeping: the lanes run the commands.
     """
 
-    def __init__(self, order: Iterable[str], data_stages: Mapping[str, set[str]]):
+    def __init__(self, order: Iterable[str], data_stages: Mapping[str, Sequence[str]]):
         self.pending = list(order)
         self.data_stages = data_stages
-        self.preparing: dict[str, set[str]] = {}  # experiment -> its data stages in flight
+        self.preparing: dict[str, list[str]] = {}  # experiment -> its data stages in flight
         self.ready: set[str] = set()  # data stages a lane brought up to date
         self.changed = threading.Condition()
 
     def take(self) -> tuple[str, list[str]] | None:
         """The next free experiment and those of its data stages not yet brought up to date
-        in this run; waits while every pending one is blocked; None when none is left."""
+        in this run (in dependency order); waits while every pending one is blocked; None
+        when none is left."""
         with self.changed:
             while self.pending:
                 free = next((e for e in self.pending if not self.blocked(e)), None)
                 if free is not None:
                     self.pending.remove(free)
-                    self.preparing[free] = self.data_stages[free] - self.ready
-                    return free, sorted(self.preparing[free])
+                    self.preparing[free] = [
+                        s for s in self.data_stages[free] if s not in self.ready
+                    ]
+                    return free, list(self.preparing[free])
                 self.changed.wait()
             return None
 
     def blocked(self, experiment: str) -> bool:
         in_flight = set().union(*self.preparing.values())
-        return bool((self.data_stages[experiment] - self.ready) & in_flight)
+        return bool((set(self.data_stages[experiment]) - self.ready) & in_flight)
 
     def data_done(self, experiment: str, ok: bool) -> None:
         """Its data stages finished: up to date if `ok`; if not, the next experiment that
@@ -80,7 +88,7 @@ class ExperimentQueue:
         with self.changed:
             stages = self.preparing.pop(experiment)
             if ok:
-                self.ready |= stages
+                self.ready.update(stages)
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -90,15 +98,24 @@ class ExperimentQueue:
             self.changed.notify_all()
 
 
-def data_stages(repo, root: Path, experiments: Sequence[str]) -> dict[str, set[str]]:
-    """Each experiment's stages upstream of its train stage, from DVC's own graph."""
+def data_stages(repo, root: Path, experiments: Sequence[str]) -> dict[str, list[str]]:
+    """Each experiment's stages upstream of its train stage, from DVC's own graph, each
+    after those it depends on."""
+    import networkx as nx
+
     stages = {}
     for name in experiments:
         # DVC resolves a bare stage name against the working directory's dvc.yaml.
-        target = f"{root / 'dvc.yaml'}:{evaluate_stage(name)}"
-        upstream = {stage.name for stage in repo.stage.collect(target, with_deps=True)}
-        stages[name] = upstream - {f"train@{name}", evaluate_stage(name)}
+        (evaluate,) = repo.stage.collect(f"{root / 'dvc.yaml'}:{evaluate_stage(name)}")
+        # DVC's edges point from a stage to those it depends on: postorder puts them first.
+        upstream = [stage.name for stage in nx.dfs_postorder_nodes(repo.index.graph, evaluate)]
+        stages[name] = [s for s in upstream if s not in own_stages(name)]
     return stages
+
+
+def own_stages(experiment: str) -> list[str]:
+    """The stages an experiment's lane runs after its data: training, then evaluation."""
+    return [f"train@{experiment}", evaluate_stage(experiment)]
 
 
 class Lanes:
@@ -139,13 +156,14 @@ class Lanes:
             self.say(prefix, f"experiment {experiment}\n")
             ok = not stages or self.dvc_repro(stages, prefix)
             self.queue.data_done(experiment, ok)
-            if not (ok and self.dvc_repro([evaluate_stage(experiment)], prefix)):
+            if not (ok and self.dvc_repro(own_stages(experiment), prefix)):
                 with self.lock:
                     self.failed.append(f"{experiment} (lane {number})")
 
-    def dvc_repro(self, targets: Sequence[str], prefix: str) -> bool:
+    def dvc_repro(self, stages: Sequence[str], prefix: str) -> bool:
+        """Runs exactly `stages`, in their order, locking only their own deps and outs."""
         process = subprocess.Popen(
-            [*DVC_REPRO, *targets],
+            [*DVC_REPRO, "--single-item", *stages],
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
