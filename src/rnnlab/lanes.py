@@ -15,10 +15,9 @@ another lane is still running waits, while the lane takes the next one that is f
 Every lane command is `dvc repro --single-item` over the stages it owns, in dependency
 order: a plain `dvc repro evaluate@x` would also re-check every upstream stage, and
 checking a stage takes DVC's write lock on its outputs, which fails ("is busy") while
-another lane's training reads them. One
-plain `dvc repro` follows for what comes after every experiment (compare, promote) and
-checks that nothing was left out. The models are the same bytes as those of a plain
-`dvc repro`: the lanes only change which stages overlap.
+another lane's training reads them. One plain `dvc repro` follows for what comes after
+every experiment (compare, promote) and checks that nothing was left out. The models are
+the same bytes as those of a plain `dvc repro`: the lanes only change which stages overlap.
 """
 
 from __future__ import annotations
