@@ -283,4 +283,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
-
