@@ -7,8 +7,9 @@ plain side: same model, optimizer and seed, NumPy input) that way and with XLA o
 `jit_compile=True`) or the recurrent layers unrolled (`unroll`, Keras's `unroll=True`: one
 op per time step, which needs fixed-length batches, e.g. the character model's blocks) or
 in bfloat16 (`bf16`, Keras's `mixed_bfloat16` policy: float32 weights, bfloat16 products,
-which CPUs with AVX512-BF16 or AMX run natively and others emulate), alternating `--repeats` times. Of two epochs of `--steps` batches the first traces the graph
-(and compiles it, with XLA), the second is timed; medians of both are reported.
+which CPUs with AVX512-BF16 or AMX run natively and others emulate), alternating
+`--repeats` times. Of two epochs of `--steps` batches the first traces the graph (and
+compiles it, with XLA), the second is timed; medians of both are reported.
 
     .venv/bin/python benchmarks/graph_modes.py --experiments shakespeare_char_gru --steps 20
 
@@ -23,7 +24,6 @@ import statistics
 import time
 from pathlib import Path
 
-import keras
 from speed import experiment, machine, plain_keras_epochs
 
 from rnnlab.datasets import load_splits
@@ -34,9 +34,8 @@ MODES = {
     "loop": {},
     "xla": {"jit_compile": True},
     "unroll": {"unroll": True},
-    "bf16": {},
+    "bf16": {"policy": "mixed_bfloat16"},
 }
-POLICIES = {"bf16": "mixed_bfloat16"}  # every other mode trains in float32, as the pipeline
 
 
 def compare(
@@ -47,7 +46,7 @@ def compare(
     epochs: dict[str, list[list[float]]] = {mode: [] for mode in modes}
     for _ in range(repeats):
         for mode in modes:
-            epochs[mode].append(mode_epochs(cfg, splits, mode))
+            epochs[mode].append(plain_keras_epochs(cfg, splits, **MODES[mode]))
     first = {m: statistics.median(e[0] for e in epochs[m]) for m in modes}
     timed = {m: statistics.median(e[1] for e in epochs[m]) for m in modes}
     base = timed[modes[0]]
@@ -55,14 +54,6 @@ def compare(
         f"| {name} | {steps} | {m} | {first[m]:.1f} | {timed[m]:.2f} | {base / timed[m]:.2f} |"
         for m in modes
     ]
-
-
-def mode_epochs(cfg, splits, mode: str) -> list[float]:
-    keras.mixed_precision.set_global_policy(POLICIES.get(mode, "float32"))
-    try:
-        return plain_keras_epochs(cfg, splits, **MODES[mode])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
 
 
 def main() -> None:

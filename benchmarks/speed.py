@@ -92,9 +92,22 @@ def unrolled(model: keras.Model) -> keras.Model:
 
 
 def plain_keras_epochs(
-    cfg, splits, jit_compile: bool | str = "auto", unroll: bool = False
+    cfg,
+    splits,
+    jit_compile: bool | str = "auto",
+    unroll: bool = False,
+    policy: str = "float32",
 ) -> list[float]:
-    """Seconds of each of the 2 epochs of the plain Keras loop (the first traces the graph)."""
+    """Seconds of each of the 2 epochs of the plain Keras loop (the first traces the graph),
+    in Keras's dtype `policy` (graph_modes.py's bf16; the pipeline trains in float32)."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        return timed_fit(cfg, splits, jit_compile, unroll)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def timed_fit(cfg, splits, jit_compile: bool | str, unroll: bool) -> list[float]:
     from rnnlab.models import build_model
     from rnnlab.models.builders import adapt_to_training_data
 

@@ -190,10 +190,13 @@ def pool_config(**changes) -> DictConfig:
     """A pool model config on the schema's defaults, so a new model setting needs no edit here."""
     from rnnlab.schema import PoolModel
 
-    small = {"embedding_dim": 4, "mask_padding": True, "dense_units": 0}
-    return OmegaConf.merge(
-        OmegaConf.structured(PoolModel), small, {"pretrained_embedding": True}, changes
-    )
+    small = {
+        "embedding_dim": 4,
+        "mask_padding": True,
+        "dense_units": 0,
+        "pretrained_embedding": True,
+    }
+    return OmegaConf.merge(OmegaConf.structured(PoolModel), small, changes)
 
 
 def test_pretrained_embedding_starts_from_the_word_vectors(tmp_path: Path) -> None:
