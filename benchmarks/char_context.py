@@ -17,8 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from rnnlab.data.shakespeare import windows
 from rnnlab.io import load_array
+from rnnlab.tasks.shakespeare.prepare import windows
 
 
 def validation_ids(folder: Path) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 `speed.py` compares the whole pipeline `fit` with a plain `model.fit(x, y)`. This script
 times the parts separately, each in a fresh process (so no graph state is shared), on the
-same model: plain NumPy input; the pipeline's tf.data input (`rnnlab.datasets.to_dataset`);
+same model: plain NumPy input; the pipeline's tf.data input (`rnnlab.data.arrays.to_dataset`);
 plain input plus the pipeline's callbacks and one validation batch per epoch.
 
     for part in numpy tfdata callbacks; do
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import keras
 
-from rnnlab.datasets import load_splits, to_dataset
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run, repo_root
-from rnnlab.training import build_and_compile, callbacks, experiment_paths
+from rnnlab.config.settings import compose_run, experiment_paths, repo_root
+from rnnlab.data.arrays import to_dataset
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.experiment import validate_experiment
+from rnnlab.training.fit import build_and_compile, callbacks
 
 PARTS = ("numpy", "tfdata", "callbacks")
 

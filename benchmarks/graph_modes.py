@@ -26,9 +26,8 @@ from pathlib import Path
 
 from speed import experiment, machine, plain_keras_epochs
 
-from rnnlab.datasets import load_splits
-from rnnlab.settings import repo_root
-from rnnlab.training import experiment_paths
+from rnnlab.config.settings import experiment_paths, repo_root
+from rnnlab.tasks import load_prepared as load_splits
 
 MODES = {
     "loop": {},

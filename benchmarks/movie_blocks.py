@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from rnnlab.data.imdb import split_train_val
+from rnnlab.tasks.imdb.prepare import split_train_val
 
 NAME = re.compile(r"[A-Z][a-z]{3,}")
 RARE = 30  # a word in at most this many reviews counts as movie-specific

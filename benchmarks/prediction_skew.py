@@ -19,9 +19,9 @@ import numpy as np
 import sklearn.metrics as skm
 
 import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
-from rnnlab.evaluation import review_probabilities
 from rnnlab.io import load_array
-from rnnlab.serving import predicted_labels
+from rnnlab.pipeline.evaluate import review_probabilities
+from rnnlab.tasks.imdb import predicted_labels
 
 SPLITS = ("train", "test")
 

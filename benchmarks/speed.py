@@ -32,16 +32,11 @@ import keras
 import mlflow
 import numpy as np
 
-from rnnlab.datasets import load_splits
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run, load_params, repo_root
-from rnnlab.training import (
-    experiment_paths,
-    fit,
-    loss_and_metrics,
-    make_optimizer,
-    steps_per_epoch,
-)
+from rnnlab.config.settings import compose_run, experiment_paths, load_params, repo_root
+from rnnlab.tasks import get_task
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.experiment import validate_experiment
+from rnnlab.training.fit import fit, make_optimizer, steps_per_epoch
 
 EXPERIMENTS = ["imdb_pool", "imdb_lstm", "imdb_gru", "imdb_naive_bayes", "shakespeare_char_gru"]
 
@@ -117,7 +112,7 @@ def timed_fit(cfg, splits, jit_compile: bool | str, unroll: bool) -> list[float]
     model = build_model(cfg.model, splits.spec)
     adapt_to_training_data(model, x, y)
     model = unrolled(model) if unroll else model
-    loss, metrics = loss_and_metrics(splits.spec.task)
+    loss, metrics = get_task(splits.spec.task).loss_and_metrics()
     # The experiment's own optimizer (learning rate, schedule, weight decay, clipping), so
     # the two sides differ only in the input path and the pipeline's callbacks.
     steps = steps_per_epoch(len(x), cfg.trainer)
@@ -167,7 +162,7 @@ def throughput(
 
 
 def mlflow_overhead(epoch_seconds: dict[str, float], epochs: int = 30) -> list[str]:
-    from rnnlab.training import EpochLogger
+    from rnnlab.pipeline.train import EpochLogger
 
     with tempfile.TemporaryDirectory() as store:
         mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
@@ -191,7 +186,7 @@ def mlflow_overhead(epoch_seconds: dict[str, float], epochs: int = 30) -> list[s
 def prepare_seconds(root: Path) -> str:
     from omegaconf import OmegaConf
 
-    from rnnlab import stages
+    from rnnlab.pipeline import stages
 
     params = load_params(root)
     dataset = params.datasets.imdb.v10k_len500_post

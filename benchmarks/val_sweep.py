@@ -28,12 +28,13 @@ from pathlib import Path
 import keras
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.datasets import load_splits
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run, repo_root
-from rnnlab.stages import prepare
-from rnnlab.sweep import OBJECTIVE
-from rnnlab.training import experiment_paths, fit, input_layout
+from rnnlab.config.settings import compose_run, experiment_paths, repo_root
+from rnnlab.data.arrays import input_layout
+from rnnlab.pipeline.stages import prepare
+from rnnlab.pipeline.sweep import OBJECTIVE
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.experiment import validate_experiment
+from rnnlab.training.fit import fit
 
 SPLIT_ROOT = "data/sweep_splits"
 OBJECTIVE_KEYS = [key for key, _ in OBJECTIVE.values()]

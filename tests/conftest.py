@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.compose import compose_params
-from rnnlab.data import imdb
-from rnnlab.stages import prepare
+from rnnlab.pipeline.compose import compose_params
+from rnnlab.pipeline.stages import prepare
+from rnnlab.tasks.imdb.prepare import write_reviews
 
 REPO = Path(__file__).resolve().parents[1]
 RNNLAB = str(Path(sys.executable).parent / "rnnlab")
@@ -174,7 +174,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw.mkdir(parents=True)
     make_imdb_archive(raw / "aclImdb_v1.tar.gz", per_class=6)
     make_shakespeare(raw / "shakespeare.txt")
-    imdb.write_reviews(
+    write_reviews(
         raw / "aclImdb_v1.tar.gz", root / "data" / "interim" / "imdb_reviews.parquet"
     )
     params = OmegaConf.load(compose_params(["suite=all"], REPO, root / "params.yaml"))

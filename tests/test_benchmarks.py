@@ -109,7 +109,7 @@ def test_speed_benchmark_composes_every_tuned_experiment_as_a_two_epoch_fit() ->
     sys.path.insert(0, str(REPO / "benchmarks"))
     from speed import experiment
 
-    from rnnlab.settings import load_params
+    from rnnlab.config.settings import load_params
 
     names = sorted(load_params(REPO).experiments)  # params.yaml: the tuned suite
     assert "imdb_gru" in names and len(names) > 10
@@ -125,8 +125,9 @@ def test_unrolled_twin_is_the_same_network() -> None:
     import keras
     from speed import unrolled
 
-    from rnnlab.models.builders import DataSpec, build_model
-    from rnnlab.settings import compose_run
+    from rnnlab.config.settings import compose_run
+    from rnnlab.data.arrays import DataSpec
+    from rnnlab.models import build_model
 
     keras.utils.set_random_seed(0)
     cfg = compose_run(["experiment=shakespeare_char_gru", "model.units=8"], REPO)

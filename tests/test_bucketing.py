@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.datasets import BUCKET_BATCHES, to_dataset, token_lengths
+from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import BUCKET_BATCHES, DataSpec, to_dataset, token_lengths
 from rnnlab.errors import ConfigError
 from rnnlab.models import build_model
-from rnnlab.models.builders import DataSpec
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run
+from rnnlab.training.experiment import validate_experiment
 
 from .conftest import REPO
 
@@ -100,7 +99,8 @@ def test_a_masked_model_scores_a_trimmed_batch_as_the_padded_one(padding: str, c
 
 
 def test_evaluation_scores_bucketed_batches_in_the_reviews_order(monkeypatch) -> None:
-    from rnnlab import datasets, evaluation
+    from rnnlab.data import arrays as datasets
+    from rnnlab.pipeline import evaluate as evaluation
 
     monkeypatch.setattr(evaluation, "EVAL_BATCH", 8)
     monkeypatch.setattr(datasets, "BUCKET_BATCHES", 3)  # several sorted runs, not one

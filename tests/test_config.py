@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.compose import check_datasets_declared, compose_params, is_stale
+from rnnlab.config.settings import compose_run
 from rnnlab.errors import ConfigError
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run
+from rnnlab.pipeline.compose import check_datasets_declared, compose_params, is_stale
+from rnnlab.training.experiment import validate_experiment
 
 from .conftest import REPO
 
@@ -75,10 +75,7 @@ def test_quick_profile_caps_every_experiment_and_full_leaves_them(tmp_path: Path
     for key, experiment in quick.experiments.items():
         assert experiment.trainer.epochs == 1 and experiment.trainer.steps_per_epoch == 20
         assert experiment.trainer.early_stopping.patience == 0
-        # A refit's given epochs are capped when the stage validates its section (imdb_gru
-        # gives 4); params.yaml keeps them, as `dvc exp run`'s own composition does.
-        given = experiment.trainer.refit_epochs
-        assert validate_experiment(experiment).trainer.refit_epochs == (given and 1)
+        assert validate_experiment(experiment).trainer.epochs == 1
         assert experiment.evaluation.max_examples == 2000
         assert "evaluation" not in full.experiments[key]
         # Everything else is the experiment's own setting.

@@ -16,11 +16,12 @@ import mlflow
 import pandas as pd
 import pytest
 
-from rnnlab.datasets import load_splits
-from rnnlab.distribute import check_tf_config, make_strategy
+from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import input_layout
 from rnnlab.errors import ConfigError
-from rnnlab.settings import compose_run
-from rnnlab.training import fit, input_layout
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.fit import fit
+from rnnlab.training.strategy import check_tf_config, make_strategy
 
 from .conftest import REPO, RNNLAB, free_ports, rnnlab_env, training_root
 
@@ -146,7 +147,7 @@ def test_one_process_keeps_one_thread_count() -> None:
     code = (
         "import logging, tensorflow as tf\n"
         "logging.basicConfig()\n"
-        "from rnnlab.distribute import use_threads\n"
+        "from rnnlab.training.strategy import use_threads\n"
         "use_threads(1)\n"
         "tf.constant(1.0) + 1\n"
         "use_threads(1)\n"

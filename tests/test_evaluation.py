@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.datasets import Splits, load_splits
+from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import DataSpec, Splits
 from rnnlab.errors import ConfigError
-from rnnlab.evaluation import cap_held_out
-from rnnlab.models.builders import DataSpec
-from rnnlab.schema import validate_experiment
-from rnnlab.serving import POSITIVE_THRESHOLD, predicted_labels
-from rnnlab.settings import compose_run
-from rnnlab.tracking import eval_data_id
+from rnnlab.pipeline.evaluate import cap_held_out
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.tasks.imdb import POSITIVE_THRESHOLD, predicted_labels
+from rnnlab.tracking.runs import eval_data_id
+from rnnlab.training.experiment import validate_experiment
 
 from .conftest import REPO
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from rnnlab.compose import compose_params
+from rnnlab.pipeline.compose import compose_params
 
 from .conftest import run
 from .test_tracking import mlflow_server  # noqa: F401  (fixture: real server on a free port)

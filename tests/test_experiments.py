@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnlab.datasets import load_splits
+from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import input_layout
 from rnnlab.errors import ConfigError
-from rnnlab.generation import CharGenerator
 from rnnlab.models import load_model
-from rnnlab.settings import compose_run
-from rnnlab.training import fit, input_layout
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.tasks.shakespeare.generation import CharGenerator
+from rnnlab.training.fit import fit
 
 from .conftest import REPO
 

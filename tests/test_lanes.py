@@ -10,9 +10,9 @@ import pytest
 from dvc.repo import Repo
 from dvc.rwlock import rwlock
 
-from rnnlab.compose import compose_params
 from rnnlab.errors import PipelineError
-from rnnlab.lanes import ExperimentQueue, Lanes, data_stages, queue_order
+from rnnlab.pipeline.compose import compose_params
+from rnnlab.pipeline.lanes import ExperimentQueue, Lanes, data_stages, queue_order
 
 from .test_pipeline_e2e import fast_overrides
 

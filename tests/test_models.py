@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.data.arrays import DataSpec
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.models.builders import DataSpec, build_model
+from rnnlab.models import build_model
 from rnnlab.models.layers import EquationRNNCell
 
 SEED_002_W = np.array([[0.1, 0.2], [0.3, 0.4]])
@@ -45,13 +46,17 @@ def test_equation_cell_matches_keras_simple_rnn() -> None:
 
 def test_classifier_on_character_data_is_refused() -> None:
     model_cfg = OmegaConf.create({"type": "recurrent"})
-    with pytest.raises(ConfigError, match="is a imdb model but the dataset is 'shakespeare'"):
-        build_model(model_cfg, DataSpec(task="shakespeare", vocab_size=65))
+    with pytest.raises(
+        ConfigError,
+        match="model.type='recurrent' is a binary_text model but the task is a char_lm task; "
+        "use model.type in: char_rnn",
+    ):
+        build_model(model_cfg, DataSpec(task="shakespeare", problem="char_lm", vocab_size=65))
 
 
 def test_unknown_model_type_lists_allowed() -> None:
     with pytest.raises(
-        ConfigError, match=r"model.type='transformer' is unknown; allowed: \['char_rnn'"
+        ConfigError, match=r"model.type='transformer' is unknown; allowed: pool, naive_bayes, recurrent"
     ):
         build_model(OmegaConf.create({"type": "transformer"}), DataSpec(task="imdb"))
 
@@ -188,7 +193,7 @@ def word_vectors(tmp_path: Path, rows: int, dim: int) -> tuple[Path, np.ndarray]
 
 def pool_config(**changes) -> DictConfig:
     """A pool model config on the schema's defaults, so a new model setting needs no edit here."""
-    from rnnlab.schema import PoolModel
+    from rnnlab.models.registry import PoolModel
 
     small = {
         "embedding_dim": 4,

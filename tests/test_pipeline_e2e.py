@@ -12,7 +12,7 @@ from pathlib import Path
 import mlflow
 from omegaconf import OmegaConf
 
-from rnnlab.compose import compose_params
+from rnnlab.pipeline.compose import compose_params
 
 from .conftest import run
 

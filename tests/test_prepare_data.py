@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.data import imdb, shakespeare, sine
 from rnnlab.data.text import OOV_INDEX, encode, load_vocabulary
 from rnnlab.errors import DataError
 from rnnlab.io import load_array
+from rnnlab.tasks.imdb import prepare as imdb
+from rnnlab.tasks.shakespeare import prepare as shakespeare
+from rnnlab.tasks.sine import prepare as sine
 
 from .conftest import make_imdb_archive, make_shakespeare
 
@@ -46,7 +48,7 @@ def test_parse_reads_labelled_reviews_only(reviews: Path) -> None:
 
 def test_vocabulary_never_sees_validation_or_test_text(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
-    meta = imdb.prepare(imdb_dataset(), reviews, out)
+    meta = imdb.prepare_reviews(imdb_dataset(), reviews, out)
     vocabulary = load_vocabulary(out / "vocab.txt")
     assert "testonlyword" not in vocabulary  # appears in every test review, never in train
     assert meta["sizes"] == {"train": 30, "val": 10, "test": 40}
@@ -57,7 +59,7 @@ def test_vocabulary_never_sees_validation_or_test_text(reviews: Path, tmp_path: 
 
 def test_validation_reviews_are_held_out_of_train(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
-    imdb.prepare(imdb_dataset(), reviews, out)
+    imdb.prepare_reviews(imdb_dataset(), reviews, out)
     train_ids = set(zip(load_array(out, "id_train"), load_array(out, "y_train"), strict=True))
     val_ids = set(zip(load_array(out, "id_val"), load_array(out, "y_val"), strict=True))
     assert not train_ids & val_ids
@@ -107,7 +109,7 @@ def test_block_validation_on_a_small_table_still_holds_out_a_share(reviews: Path
 
 def test_arrays_are_padded_as_configured(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
-    imdb.prepare(imdb_dataset(max_len=40, padding="pre"), reviews, out)
+    imdb.prepare_reviews(imdb_dataset(max_len=40, padding="pre"), reviews, out)
     x = load_array(out, "x_train")
     assert x.shape == (30, 40) and x.dtype == np.int32
     assert (x[:, 0] == 0).all() and (x[:, -1] != 0).all()  # pre padding keeps the end
@@ -117,7 +119,7 @@ def test_arrays_are_padded_as_configured(reviews: Path, tmp_path: Path) -> None:
 
 def test_vectorizer_is_reusable_on_raw_text(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
-    imdb.prepare(imdb_dataset(), reviews, out)
+    imdb.prepare_reviews(imdb_dataset(), reviews, out)
     vocabulary = load_vocabulary(out / "vocab.txt")
     values, splits = encode(["This movie was GREAT.<br />zzzunknown"], vocabulary)
     tokens = values[splits[0] : splits[1]].tolist()
@@ -147,7 +149,7 @@ def test_shakespeare_split_and_shift(tmp_path: Path) -> None:
     text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
     text = text_path.read_text()
     dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_seq_len": 10, "val_fraction": 0.1})
-    meta = shakespeare.prepare(dataset, text_path, tmp_path / "out")
+    meta = shakespeare.prepare_text(dataset, text_path, tmp_path / "out")
     vocabulary = json.loads((tmp_path / "out" / "vocab.json").read_text())
     assert vocabulary == sorted(set(text))
     x, y = load_array(tmp_path / "out", "x_train"), load_array(tmp_path / "out", "y_train")
@@ -164,7 +166,7 @@ def test_shakespeare_validation_blocks_have_their_own_length(tmp_path: Path) -> 
     text_path = make_shakespeare(tmp_path / "s.txt", repeats=20)
     text = text_path.read_text()
     dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_seq_len": 25, "val_fraction": 0.1})
-    meta = shakespeare.prepare(dataset, text_path, tmp_path / "out")
+    meta = shakespeare.prepare_text(dataset, text_path, tmp_path / "out")
     assert load_array(tmp_path / "out", "x_train").shape[1] == 10
     x_val, y_val = load_array(tmp_path / "out", "x_val"), load_array(tmp_path / "out", "y_val")
     val_chars = len(text) - int(len(text) * 0.9)
@@ -178,7 +180,7 @@ def test_validation_tail_shorter_than_a_block_names_the_setting(tmp_path: Path) 
         {"name": "s", "seq_len": 10, "val_seq_len": 5000, "val_fraction": 0.1}
     )
     with pytest.raises(DataError, match=r"fewer than val_seq_len\+1=5001.*dataset.val_seq_len"):
-        shakespeare.prepare(dataset, text_path, tmp_path / "out")
+        shakespeare.prepare_text(dataset, text_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -187,7 +189,7 @@ def test_empty_text_is_a_clear_error(tmp_path: Path) -> None:
     empty.write_text("")
     dataset = OmegaConf.create({"name": "s", "seq_len": 10, "val_fraction": 0.1})
     with pytest.raises(DataError, match="is empty"):
-        shakespeare.prepare(dataset, empty, tmp_path / "out")
+        shakespeare.prepare_text(dataset, empty, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -202,7 +204,7 @@ def test_sine_follows_seed_002_generator(tmp_path: Path) -> None:
             "val_fraction": 0.1,
         }
     )
-    sine.prepare(dataset, tmp_path)
+    sine.write_curves(dataset, tmp_path)
     test_start = (10000 + 10) * 0.01
     expected_curve = np.sin(np.linspace(0, test_start, 10010, dtype=np.float32))
     x_train, x_val = load_array(tmp_path, "x_train_book"), load_array(tmp_path, "x_val_book")
@@ -217,7 +219,7 @@ def test_sine_follows_seed_002_generator(tmp_path: Path) -> None:
 
 
 def test_training_batches_gather_every_example_once_per_epoch() -> None:
-    from rnnlab.datasets import to_dataset
+    from rnnlab.data.arrays import to_dataset
 
     x = np.arange(22).reshape(11, 2)
     y = np.arange(11)
@@ -237,7 +239,7 @@ def test_training_batches_gather_every_example_once_per_epoch() -> None:
 
 def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path: Path) -> None:
     dataset = imdb_dataset(word_vectors=8, val_block_size=0)
-    imdb.prepare(dataset, reviews, tmp_path / "prepared")
+    imdb.prepare_reviews(dataset, reviews, tmp_path / "prepared")
     vectors = load_array(tmp_path / "prepared", "word_vectors")
     vocabulary = load_vocabulary(tmp_path / "prepared" / "vocab.txt")
     assert vectors.shape == (len(vocabulary) + 2, 8) and vectors.dtype == np.float32
@@ -252,7 +254,7 @@ def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path:
         edited = table.copy()
         edited.loc[changed_rows, "text"] = edited.loc[changed_rows, "text"].str[::-1]
         edited.to_parquet(tmp_path / "edited.parquet")
-        imdb.prepare(dataset, tmp_path / "edited.parquet", tmp_path / "edited")
+        imdb.prepare_reviews(dataset, tmp_path / "edited.parquet", tmp_path / "edited")
         return load_array(tmp_path / "edited", "word_vectors")
 
     np.testing.assert_array_equal(vectors_with(held_out), vectors)  # and the same every run
@@ -260,7 +262,7 @@ def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path:
 
 
 def test_datasets_without_word_vectors_write_none(reviews: Path, tmp_path: Path) -> None:
-    meta = imdb.prepare(imdb_dataset(), reviews, tmp_path / "prepared")
+    meta = imdb.prepare_reviews(imdb_dataset(), reviews, tmp_path / "prepared")
     assert not (tmp_path / "prepared" / "word_vectors.npy").exists()
     assert "word_vectors" not in meta
 
@@ -270,7 +272,7 @@ def test_a_rerun_prepares_the_same_bytes(reviews: Path, tmp_path: Path) -> None:
     dataset = imdb_dataset(word_vectors=8)
     folders = [tmp_path / "first", tmp_path / "second"]
     for folder in folders:
-        imdb.prepare(dataset, reviews, folder)
+        imdb.prepare_reviews(dataset, reviews, folder)
     names = sorted(path.name for path in folders[0].iterdir())
     assert "word_vectors.npy" in names and "meta.json" in names
     for name in names:

@@ -10,7 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from rnnlab import promotion, tracking
+from rnnlab.pipeline import promote as promotion
+from rnnlab.tasks import get_task
+from rnnlab.tracking import runs as tracking
 
 from .conftest import REPO
 
@@ -38,7 +40,7 @@ def params(names: list[str], margin: float = 0.002) -> OmegaConf:
 
 def evaluated_run(task: str, name: str, value: float, eval_data: str | None = None) -> int:
     """A run as evaluate leaves it: main metric, registered model version, tags."""
-    metric, _ = tracking.MAIN_METRIC[task]
+    metric, _ = (get_task(task).main_metric, None)
     experiment_id = tracking.task_experiment(task, Path("."))
     with mlflow.start_run(run_name=name, experiment_id=experiment_id) as run:
         mlflow.log_metric(metric, value)
@@ -59,7 +61,7 @@ def evaluated_run(task: str, name: str, value: float, eval_data: str | None = No
 def champion(task: str) -> int:
     return int(
         MlflowClient()
-        .get_model_version_by_alias(tracking.REGISTERED_MODELS[task], "champion")
+        .get_model_version_by_alias(get_task(task).registered_model, "champion")
         .version
     )
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from rnnlab.datasets import load_splits
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run
-from rnnlab.training import (
+from rnnlab.config.settings import compose_run
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.experiment import validate_experiment
+from rnnlab.training.fit import (
     FINGERPRINT_FILE,
     SELECTED_FILE,
     best_epoch_count,
@@ -318,6 +318,6 @@ def test_settings_changed_after_a_kill_retrain_from_scratch(
     [(5, None, "5"), (6, 3, "6 + 3 refit"), (0, 3, "3 refit (given)")],
 )
 def test_leaderboard_says_how_each_model_was_trained(epochs, refit, label) -> None:
-    from rnnlab.report import epochs_label
+    from rnnlab.pipeline.compare import epochs_label
 
     assert epochs_label(pd.Series({"epochs": epochs, "refit_epochs": refit})) == label

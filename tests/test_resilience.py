@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from rnnlab.datasets import load_splits
-from rnnlab.settings import compose_run
-from rnnlab.training import EpochLogger, fit, input_layout
+from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import input_layout
+from rnnlab.pipeline.train import EpochLogger
+from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.training.fit import fit
 
 from .conftest import REPO, RNNLAB, rnnlab_env, training_root
 

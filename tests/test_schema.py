@@ -2,9 +2,9 @@
 
 import pytest
 
+from rnnlab.config.settings import compose_run
 from rnnlab.errors import ConfigError
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run
+from rnnlab.training.experiment import validate_experiment
 
 from .conftest import REPO
 
@@ -103,8 +103,8 @@ BAD = [
     (["model.type=mlp"], r"model.type='mlp' is unknown; allowed: char_rnn, equation_rnn"),
     (
         ["dataset=shakespeare"],
-        r"model.type='recurrent' is a imdb model but dataset.task='shakespeare'; "
-        r"for shakespeare use model.type in: char_rnn",
+        r"model.type='recurrent' is a binary_text model but the task is a char_lm task; "
+        r"use model.type in: char_rnn \(dataset.task='shakespeare'\)",
     ),
     (
         ["experiment=sine_lstm", "model=pool"],
@@ -112,7 +112,8 @@ BAD = [
     ),
     (
         ["experiment=sine_lstm", "model=pool", "~model.units", "~model.input_layout"],
-        r"model.type='pool' is a imdb model but dataset.task='sine'",
+        r"model.type='pool' is a binary_text model but the task is a series task; "
+        r"use model.type in: sine_lstm",
     ),
 ]
 

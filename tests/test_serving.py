@@ -21,13 +21,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from rnnlab import cli, tracking
-from rnnlab.evaluation import evaluate
+from rnnlab import cli
+from rnnlab.config.settings import compose_run
 from rnnlab.io import load_array
 from rnnlab.models import load_model
-from rnnlab.schema import validate_experiment
-from rnnlab.settings import compose_run
-from rnnlab.training import train
+from rnnlab.pipeline.evaluate import evaluate
+from rnnlab.tasks import builtin_tasks, get_task
+from rnnlab.tracking import runs as tracking
+from rnnlab.training.experiment import validate_experiment
+from tests.stages import train
 
 from .conftest import REPO, free_ports
 
@@ -50,7 +52,7 @@ RUNS = {
     ],
     "sine": ["experiment=sine_lstm", "trainer.epochs=2", *TINY],
 }
-CHAMPION = {task: f"models:/{name}@champion" for task, name in tracking.REGISTERED_MODELS.items()}
+CHAMPION = {task: f"models:/{name}@champion" for task, name in ((t, get_task(t).registered_model) for t in builtin_tasks())}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_root: Path) -> Path:
         train(cfg, root)
         evaluate(cfg, root)
         client = client or MlflowClient()
-        name = tracking.REGISTERED_MODELS[task]
+        name = get_task(task).registered_model
         version = max(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
         client.set_registered_model_alias(name, "champion", version)
     return root

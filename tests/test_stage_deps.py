@@ -1,9 +1,12 @@
-"""dvc.yaml's code dependencies: a stage re-runs when code that shapes its outputs changes.
+"""dvc.yaml's code dependencies: a stage re-runs when code that shapes its outputs changes,
+and only then (a fix to a wrapper or a plot never retrains a model).
 
 DVC only knows the files a stage lists, so a module its command imports but does not list
 (a tokenizer the exported model embeds, the loader of the test split) could change a model
 or a score while `dvc repro` reports everything up to date. These tests read the imports of
-each stage's entry module, transitively, and check dvc.yaml lists every one of them.
+each stage's entry module and of the task modules it reaches by name (Task.role), for every
+task, transitively, and check dvc.yaml lists every one of them; and that the training
+stages list no serving, packaging or evaluation code.
 """
 
 from __future__ import annotations
@@ -14,24 +17,34 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rnnlab.tasks import builtin_tasks
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
+TASK_DEP = "${item.dataset.task}"
 
 # Modules that cannot change a stage's outputs: error types and messages, path and config
-# resolution (the values arrive through the stage's params), config validation, MLflow
-# logging (not a DVC output), atomic file writing, and the package docstring/version.
+# resolution and validation (the values arrive through the stage's params), MLflow logging
+# (not a DVC output), atomic file writing. Their own imports serve them, so the closure does
+# not follow them.
 NOT_OUTPUT_SHAPING = {
-    "rnnlab",
-    "rnnlab.data",
     "rnnlab.errors",
-    "rnnlab.settings",
-    "rnnlab.schema",
-    "rnnlab.tracking",
+    "rnnlab.config.settings",
+    "rnnlab.config.schema",
+    "rnnlab.training.experiment",
+    "rnnlab.tracking.runs",
     "rnnlab.io",
 }
 
-# Stage -> the module its `rnnlab <command>` runs (src/rnnlab/cli.py).
-ENTRY_MODULES = {"train": "rnnlab.training", "evaluate": "rnnlab.evaluation"}
+# Stage -> the module its `rnnlab <command>` runs (src/rnnlab/cli.py), and the task modules
+# it reaches through `get_task(...)` / `task.role(...)` ("" = the task package itself).
+ENTRY_MODULES = {
+    "select": ("rnnlab.pipeline.select", ("",)),
+    "train": ("rnnlab.pipeline.train", ("",)),
+    "package": ("rnnlab.pipeline.package", ("", ".serve")),
+    "evaluate": ("rnnlab.pipeline.evaluate", ("", ".evaluate")),
+}
+TRAINING_STAGES = ("select", "train")
 
 
 def module_file(name: str) -> Path:
@@ -45,27 +58,42 @@ def direct_imports(name: str) -> set[str]:
     for node in ast.walk(ast.parse(module_file(name).read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnnlab"):
             found.add(node.module)
-            # `from rnnlab import plots` imports a module, not a name.
+            # `from rnnlab.tracking import runs` imports a module, not a name.
             found |= {f"{node.module}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("rnnlab")}
     return {n for n in found if module_file(n).exists()}
 
 
-def imported_closure(entry: str) -> set[str]:
-    seen, pending = set(), [entry]
+def imported_closure(*entries: str) -> set[str]:
+    seen, pending = set(), list(entries)
     while pending:
         name = pending.pop()
         if name not in seen:
             seen.add(name)
-            pending.extend(direct_imports(name))
+            if name not in NOT_OUTPUT_SHAPING:
+                pending.extend(direct_imports(name))
     return seen
 
 
-def listed_deps(stage: str) -> list[Path]:
+def shaping_modules(stage: str, task: str) -> set[str]:
+    entry, roles = ENTRY_MODULES[stage]
+    closure = imported_closure(entry, *(f"rnnlab.tasks.{task}{role}" for role in roles))
+    return {name for name in closure - NOT_OUTPUT_SHAPING if holds_code(name)}
+
+
+def holds_code(name: str) -> bool:
+    """False for a package __init__ with at most a docstring (rnnlab.pipeline, ...)."""
+    body = ast.parse(module_file(name).read_text(encoding="utf-8")).body
+    return any(
+        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body
+    )
+
+
+def listed_deps(stage: str, task: str) -> list[Path]:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     deps = stages[stage]["do"]["deps"]
-    return [ROOT / dep for dep in deps if dep.startswith("src/")]
+    return [ROOT / dep.replace(TASK_DEP, task) for dep in deps if dep.startswith("src/")]
 
 
 def covered(path: Path, deps: list[Path]) -> bool:
@@ -73,19 +101,31 @@ def covered(path: Path, deps: list[Path]) -> bool:
 
 
 def test_closure_follows_function_level_and_package_imports() -> None:
-    closure = imported_closure("rnnlab.evaluation")
-    # evaluation imports training at module level, models through a package, and tracking
-    # inside a function: all three must be seen for the check below to mean anything.
-    assert {"rnnlab.training", "rnnlab.models.layers", "rnnlab.tracking"} <= closure
+    closure = imported_closure("rnnlab.pipeline.evaluate")
+    # evaluate imports the models package, whose load_model imports the layers and the text
+    # vectorizer inside a function: both must be seen for the check below to mean anything.
+    assert {"rnnlab.models.layers", "rnnlab.data.text", "rnnlab.tasks.base"} <= closure
 
 
+@pytest.mark.parametrize("task", builtin_tasks())
 @pytest.mark.parametrize("stage", sorted(ENTRY_MODULES))
-def test_stage_lists_every_module_that_shapes_its_outputs(stage: str) -> None:
-    deps = listed_deps(stage)
-    shaping = imported_closure(ENTRY_MODULES[stage]) - NOT_OUTPUT_SHAPING
+def test_stage_lists_every_module_that_shapes_its_outputs(stage: str, task: str) -> None:
+    deps = listed_deps(stage, task)
     missing = sorted(
         str(module_file(name).relative_to(ROOT))
-        for name in shaping
+        for name in shaping_modules(stage, task)
         if not covered(module_file(name), deps)
     )
-    assert not missing, f"dvc.yaml stage {stage!r} does not list: {missing}"
+    assert not missing, f"dvc.yaml stage {stage!r} ({task}) does not list: {missing}"
+
+
+@pytest.mark.parametrize("task", builtin_tasks())
+@pytest.mark.parametrize("stage", TRAINING_STAGES)
+def test_training_depends_on_no_serving_plotting_or_evaluation_code(stage: str, task: str) -> None:
+    deps = [str(dep.relative_to(ROOT)) for dep in listed_deps(stage, task)]
+    roles = ("prepare", "evaluate", "serve", "command")
+    elsewhere = ("src/rnnlab/serving", "src/rnnlab/plots.py") + tuple(
+        f"src/rnnlab/tasks/{task}/{role}.py" for role in roles
+    )
+    assert not [dep for dep in deps if dep.startswith(elsewhere)], deps
+    assert not [m for m in shaping_modules(stage, task) if m.startswith("rnnlab.serving")]

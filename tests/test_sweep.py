@@ -13,7 +13,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
-from rnnlab import tracking
+from rnnlab.tasks import get_task
+from rnnlab.tracking import runs as tracking
 
 from .conftest import REPO
 
@@ -44,7 +45,7 @@ def train_multirun(root: Path, *overrides: str) -> subprocess.CompletedProcess:
 def sweep_runs(root: Path) -> tuple[dict, list]:
     mlflow.set_tracking_uri(tracking.tracking_uri(root))
     client = MlflowClient()
-    experiment = client.get_experiment_by_name(tracking.TASK_EXPERIMENTS["imdb"])
+    experiment = client.get_experiment_by_name(get_task("imdb").mlflow_experiment)
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("sweep") == "true"]
     assert len(parents) == 1

@@ -18,11 +18,11 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from rnnlab import tracking
-from rnnlab.evaluation import evaluate
-from rnnlab.promotion import promote
-from rnnlab.settings import compose_run
-from rnnlab.training import train
+from rnnlab.config.settings import compose_run
+from rnnlab.pipeline.evaluate import evaluate
+from rnnlab.pipeline.promote import promote
+from rnnlab.tracking import runs as tracking
+from tests.stages import train
 
 from .conftest import REPO, free_ports
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.data import imdb
 from rnnlab.errors import DataError
 from rnnlab.io import load_array
 from rnnlab.models import load_model
+from rnnlab.tasks.imdb import prepare as imdb
 
 from .conftest import make_imdb_archive
 
@@ -57,11 +57,11 @@ def test_failed_prepare_keeps_the_previous_good_output(tmp_path: Path) -> None:
         }
     )
     out = tmp_path / "prepared"
-    imdb.prepare(dataset, reviews, out)
+    imdb.prepare_reviews(dataset, reviews, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     pd.read_parquet(reviews).query("split == 'train'").to_parquet(reviews)  # test split lost
     with pytest.raises(DataError, match="needs both train and test reviews"):
-        imdb.prepare(dataset, reviews, out)
+        imdb.prepare_reviews(dataset, reviews, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".prepared")] == []
 

@@ -15,26 +15,24 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.errors import RnnlabError
-from rnnlab.inference import TEXT_FORMATS
-from rnnlab.settings import compose_run, load_params_section, repo_root
+from rnnlab.config.front_door import CFG_PARTS, config_yaml, groups_epilog
+from rnnlab.config.settings import compose_run, load_params_section, repo_root
+from rnnlab.errors import ConfigError, RnnlabError
 
 # Where a params.yaml section lands in a run config, per subcommand ("" = at the top).
-SECTION_SLOT = {
-    "download": "source",
-    "parse": "source",
-    "prepare": "dataset",
-    "train": "",
-    "evaluate": "",
-}
+SECTION_SLOT = {"download": "source", "parse": "source", "prepare": "dataset"}
+# Subcommands that run one experiment's stage on its checked config.
+EXPERIMENT_STAGES = ("select", "train", "package", "evaluate")
+# Subcommands that run on a config composed from conf/config.yaml (or read from params.yaml).
+RUN_CONFIG_COMMANDS = ("download", "parse", "prepare", *EXPERIMENT_STAGES)
 
 
 def run_config(args: argparse.Namespace, root: Path) -> DictConfig:
     """The stage's config, checked against the schema before any work starts."""
-    from rnnlab.schema import validate_dataset, validate_experiment
+    from rnnlab.training.experiment import validate_dataset, validate_experiment
 
     cfg = unchecked_run_config(args, root)
-    if args.command in ("train", "evaluate"):
+    if args.command in EXPERIMENT_STAGES:
         return validate_experiment(cfg)
     if args.command == "prepare":
         cfg.dataset = validate_dataset(cfg.dataset)
@@ -51,8 +49,15 @@ def unchecked_run_config(args: argparse.Namespace, root: Path) -> DictConfig:
     return OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.overrides))
 
 
+def cmd_show_config(args: argparse.Namespace, root: Path) -> None:
+    """`--cfg job|hydra|all`: print the config the command would run, and run nothing."""
+    overrides = None if args.params_key else args.overrides
+    cfg = run_config(args, root)
+    sys.stdout.write(config_yaml(args.cfg, cfg, overrides, root, resolve=args.resolve))
+
+
 def cmd_compose(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.compose import compose_params, is_stale
+    from rnnlab.pipeline.compose import compose_params, is_stale
 
     if args.check:
         if is_stale(root):
@@ -63,7 +68,7 @@ def cmd_compose(args: argparse.Namespace, root: Path) -> None:
 
 
 def cmd_download(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab import stages
+    from rnnlab.pipeline import stages
 
     cfg = run_config(args, root)
     names = args.sources or list(cfg.sources)
@@ -72,13 +77,15 @@ def cmd_download(args: argparse.Namespace, root: Path) -> None:
 
 
 def cmd_parse(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab import stages
+    from rnnlab.pipeline import stages
 
-    print(f"wrote {stages.parse_imdb(run_config(args, root), root)}")
+    cfg = run_config(args, root)
+    for source in [args.params_key.rsplit(".", 1)[-1]] if args.params_key else list(cfg.sources):
+        print(f"wrote {stages.parse(cfg, source, root)}")
 
 
 def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab import stages
+    from rnnlab.pipeline import stages
 
     meta = stages.prepare(run_config(args, root), root)
     print(f"prepared {meta['name']}: {meta.get('sizes')}")
@@ -86,7 +93,7 @@ def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
 
 def require_tracking(root: Path) -> None:
     """Fail before any config, data or model work if the tracking server is unreachable."""
-    from rnnlab.tracking import check_reachable, tracking_uri
+    from rnnlab.tracking.runs import check_reachable, tracking_uri
 
     check_reachable(tracking_uri(root))
 
@@ -94,43 +101,64 @@ def require_tracking(root: Path) -> None:
 def cmd_train(args: argparse.Namespace, root: Path) -> None:
     require_tracking(root)
     if args.multirun:
-        from rnnlab.sweep import multirun
+        from rnnlab.pipeline.sweep import multirun
 
         multirun(args.overrides, root)
         return
-    from rnnlab.training import train
+    from rnnlab.pipeline.train import train
 
     result = train(run_config(args, root), root)
     print(f"saved {result['model_path']} after {result['kept_epochs']} epochs")
 
 
+def cmd_select(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.pipeline.select import run_select
+
+    cfg = run_config(args, root)
+    selection = run_select(cfg, root)
+    if selection.refit:
+        print(
+            f"{cfg.name}: refit for {selection.epochs} epochs ({selection.monitor} {selection.best:.4f})"
+        )
+    else:
+        print(f"{cfg.name}: no refit (trainer.refit=false); early stopping in train chooses")
+
+
+def cmd_package(args: argparse.Namespace, root: Path) -> None:
+    require_tracking(root)
+    from rnnlab.pipeline.package import package
+
+    result = package(run_config(args, root), root)
+    print(f"packaged {result['serving']} as {result['model_uri']} (version {result['version']})")
+
+
 def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:
     require_tracking(root)
-    from rnnlab.evaluation import evaluate
+    from rnnlab.pipeline.evaluate import evaluate
 
     results = evaluate(run_config(args, root), root)
     print({k: v for k, v in results.items() if k != "confusion_matrix"})
 
 
 def cmd_compare(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.report import compare
-    from rnnlab.settings import load_params
+    from rnnlab.config.settings import load_params
+    from rnnlab.pipeline.compare import compare
 
     table = compare(load_params(root), root)
     print(f"leaderboard of {len(table)} experiments written to reports/leaderboard.md")
 
 
 def cmd_promote(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.promotion import promote
-    from rnnlab.settings import load_params
+    from rnnlab.config.settings import load_params
+    from rnnlab.pipeline.promote import promote
 
     for d in promote(load_params(root), root):
         print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
 
 
 def cmd_repro(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.lanes import repro
-    from rnnlab.settings import load_params_section
+    from rnnlab.config.settings import load_params_section
+    from rnnlab.pipeline.lanes import repro
 
     params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
     lanes = args.lanes if args.lanes is not None else plan.lanes
@@ -138,73 +166,30 @@ def cmd_repro(args: argparse.Namespace, root: Path) -> None:
 
 
 def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.retrain import retrain
+    from rnnlab.pipeline.retrain import retrain
 
     report = retrain(args.overrides, root, force=args.force)
     print(report.read_text(encoding="utf-8"))
 
 
-def cmd_predict(args: argparse.Namespace, root: Path) -> None:
-    import pandas as pd
+def cmd_use(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.serving.inference import open_model
 
-    from rnnlab import inference
-
-    if args.review is not None and args.file is not None:
-        raise RnnlabError("give either a review or --file, not both")
-    if args.review is not None:
-        reviews = pd.DataFrame({"text": [args.review]})
-    elif args.file is not None or not sys.stdin.isatty():
-        reviews = inference.read_reviews(args.file or "-", args.format_in, args.text_column)
-    else:
-        raise RnnlabError("nothing to classify: give a review, --file PATH, or pipe text in")
-    model = inference.open_model(args.model, "imdb", root)
-    table = inference.predict_reviews(model, reviews)
-    sys.stdout.write(inference.render(table, args.output))
-
-
-def cmd_generate(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab import inference
-
-    model = inference.open_model(args.model, "shakespeare", root)
-    text = inference.generate(model, args.prompt, args.length, args.temperature, args.seed)
-    sys.stdout.write(text + "\n")
-
-
-def cmd_forecast(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab import inference
-
-    model = inference.open_model(args.model, "sine", root)
-    table = inference.forecast(model, args.start, args.steps, args.plot)
-    sys.stdout.write(inference.render(table, args.output))
-    if args.plot:
-        print(f"plot written to {args.plot}", file=sys.stderr)
+    model = open_model(args.model, args.task, root)
+    sys.stdout.write(args.use.run(args, model))
 
 
 def add_use_commands(sub) -> None:
-    """predict / generate / forecast: use a trained model (champion by default)."""
+    """Each task's command that uses a trained model (predict, generate, forecast)."""
+    from rnnlab.tasks import builtin_tasks, get_task
+
     model_help = "model URI (models:/..., runs:/...) or path; default: the task's champion"
-    predict = sub.add_parser("predict", help="classify reviews with an IMDB model")
-    predict.add_argument("review", nargs="?", help="one review (else --file, else stdin)")
-    predict.add_argument("--file", help="reviews: .txt (one per line), .csv or .jsonl; - = stdin")
-    predict.add_argument("--format-in", choices=TEXT_FORMATS, help="input format (default: suffix)")
-    predict.add_argument("--text-column", default="text", help="column with the reviews")
-    predict.add_argument("--output", choices=("table", "jsonl"), default="table")
-    predict.add_argument("--model", help=model_help)
-    predict.set_defaults(handler=cmd_predict)
-    generate = sub.add_parser("generate", help="continue a prompt with a character model")
-    generate.add_argument("--prompt", default="ROMEO:")
-    generate.add_argument("--length", type=int, default=500, help="characters to add")
-    generate.add_argument("--temperature", type=float, default=0.8)
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--model", help=model_help)
-    generate.set_defaults(handler=cmd_generate)
-    forecast = sub.add_parser("forecast", help="continue the sine curve with a sine model")
-    forecast.add_argument("--start", type=float, default=0.0, help="x where the window starts")
-    forecast.add_argument("--steps", type=int, default=200, help="values to forecast")
-    forecast.add_argument("--plot", type=Path, default=Path("forecast.png"), help="PNG to write")
-    forecast.add_argument("--output", choices=("table", "jsonl"), default="table")
-    forecast.add_argument("--model", help=model_help)
-    forecast.set_defaults(handler=cmd_forecast)
+    for name in builtin_tasks():
+        use = get_task(name).role("command").COMMAND
+        parser = sub.add_parser(use.name, help=use.help)
+        use.add_arguments(parser)
+        parser.add_argument("--model", help=model_help)
+        parser.set_defaults(handler=cmd_use, task=name, use=use)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -215,11 +200,46 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.max_len=80")
 
 
+def add_run_command(sub, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+    """A stage's subcommand; those run on a composed config get Hydra's flags and groups."""
+    if name not in RUN_CONFIG_COMMANDS:
+        return sub.add_parser(name, help=help_text)
+    command = sub.add_parser(
+        name,
+        help=help_text,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    flags = command.add_mutually_exclusive_group()  # --cfg shows one run's config: not with -m
+    if name == "train":
+        flags.add_argument(
+            "-m",
+            "--multirun",
+            action="store_true",
+            help="Hydra sweep: comma lists, hydra/launcher=joblib, hparams_search=...",
+        )
+    flags.add_argument(
+        "-c",
+        "--cfg",
+        choices=CFG_PARTS,
+        help="print the config instead of running (job: the run's, hydra: Hydra's node, all: both)",
+    )
+    command.add_argument(
+        "--resolve", action="store_true", help="with --cfg: resolve interpolations first"
+    )
+    return command
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
     "download": ("download and verify raw data (official host or $RNNLAB_MIRROR)", cmd_download),
     "parse": ("parse the IMDB archive into data/interim/imdb_reviews.parquet", cmd_parse),
     "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
+    "select": ("choose a refitting experiment's epochs (selection/<experiment>.json)", cmd_select),
     "train": ("train one experiment and save models/<experiment>/model.keras", cmd_train),
+    "package": (
+        "serving model, learning curves and registry version of a trained one",
+        cmd_package,
+    ),
     "evaluate": ("score a trained experiment, write metrics/<experiment>.json", cmd_evaluate),
     "promote": ("move each task's champion alias to a better challenger", cmd_promote),
     "compare": ("leaderboard of the MLflow runs vs published figures (reports/)", cmd_compare),
@@ -249,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", help="Hydra overrides for the pipeline, e.g. suite=all"
     )
     retrain.set_defaults(handler=cmd_retrain)
+    epilog = groups_epilog()
     for name, (help_text, handler) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text)
+        command = add_run_command(sub, name, help_text, epilog)
         if name == "download":
             command.add_argument(
                 "--source",
@@ -258,17 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
                 action="append",
                 help="source name (repeatable; default: all)",
             )
-        if name == "train":
-            command.add_argument(
-                "-m",
-                "--multirun",
-                action="store_true",
-                help="Hydra sweep: comma lists, hydra/launcher=joblib, hparams_search=...",
-            )
         add_common(command)
         command.set_defaults(handler=handler)
     add_use_commands(sub)
     return parser
+
+
+def chosen_handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Path], None]:
+    """The subcommand's handler, or with `--cfg` the printing of its config instead."""
+    if getattr(args, "cfg", None):
+        return cmd_show_config
+    if getattr(args, "resolve", False):
+        raise ConfigError("--resolve only goes with --cfg job|hydra|all")
+    return args.handler
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        args.handler(args, repo_root())
+        chosen_handler(args)(args, repo_root())
     except RnnlabError as exc:
         print(f"rnnlab {args.command}: error: {exc}", file=sys.stderr)
         return 2

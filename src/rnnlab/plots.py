@@ -1,4 +1,4 @@
-"""Figures written by train/evaluate (PNG, headless)."""
+"""Figures as PNG files, headless (matplotlib's Agg backend); tasks draw their own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: stages run in CI and over ssh
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from rnnlab.io import atomic_file
@@ -38,48 +37,4 @@ def learning_curves(history: pd.DataFrame, path: Path, title: str) -> None:
         ax.set_title(f"{title}: {metric}")
         ax.grid(True, alpha=0.3)
         ax.legend()
-    save(fig, path)
-
-
-def confusion_matrix(matrix: np.ndarray, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(4, 3.5))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center")
-    ax.set_xticks([0, 1], ["negative", "positive"])
-    ax.set_yticks([0, 1], ["negative", "positive"])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    save(fig, path)
-
-
-def roc_curve(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot(fpr, tpr, label=f"AUC {auc:.4f}")
-    ax.plot([0, 1], [0, 1], "k--", alpha=0.4)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend()
-    save(fig, path)
-
-
-def sine_fit(predicted: np.ndarray, real: np.ndarray, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.plot(real, label="real sin", linewidth=2)
-    ax.plot(predicted, "--", label="predicted")
-    ax.set_xlabel("test step")
-    ax.set_title(title)
-    ax.legend()
-    save(fig, path)
-
-
-def sine_forecast(table: pd.DataFrame, path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.plot(table["x"], table["true"], label="sin(x)", linewidth=2)
-    ax.plot(table["x"], table["forecast"], "--", label="forecast (own outputs fed back)")
-    ax.set_xlabel("x")
-    ax.set_title(title)
-    ax.legend()
     save(fig, path)

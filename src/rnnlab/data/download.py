@@ -18,9 +18,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rnnlab.config.settings import MIRROR_ENV
 from rnnlab.errors import DownloadError
 from rnnlab.io import atomic_file
-from rnnlab.settings import MIRROR_ENV
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20

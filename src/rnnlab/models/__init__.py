@@ -1,4 +1,4 @@
-"""Model builders and custom layers; `build_model` is the single entry point."""
+"""Model kinds (registry), their builders and custom layers; `build_model` builds one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from rnnlab.models.builders import build_model
+from rnnlab.models.registry import build_model
 
 __all__ = ["build_model", "load_model"]
 

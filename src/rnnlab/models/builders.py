@@ -1,17 +1,15 @@
-"""Short builders, one per architecture family; `build_model(model_cfg, data)` dispatches.
+"""Short builders, one per architecture family (models.registry says which is which).
 
-`data` describes the prepared input: task, vocab_size, sequence length.
+`data` (rnnlab.data.arrays.DataSpec) describes the prepared input: vocab_size, sequence
+length, word vectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
 import keras
 import numpy as np
 
+from rnnlab.data.arrays import DataSpec
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.layers import (
     DistinctIds,
@@ -22,22 +20,12 @@ from rnnlab.models.layers import (
     NaiveBayesLogit,
     WordDropout,
 )
-from rnnlab.schema import MODEL_TASK as TASKS
 
 RECURRENT = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
     "gru": keras.layers.GRU,
 }
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    task: str
-    vocab_size: int = 0
-    seq_len: int | None = None
-    features: int = 1
-    word_vectors: Path | None = None  # (vocab_size, dim) .npy from `prepare`, if it made one
 
 
 def recurrent_layer(cell: str) -> type[keras.layers.Layer]:
@@ -180,27 +168,3 @@ def build_sine_lstm(m, data: DataSpec) -> keras.Model:
     for depth, units in enumerate(m.units):
         x = keras.layers.LSTM(units, return_sequences=depth < len(m.units) - 1)(x)
     return keras.Model(window, keras.layers.Dense(1, name="next_value")(x), name="sine_lstm")
-
-
-BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "pool": build_pool,
-    "naive_bayes": build_naive_bayes,
-    "recurrent": build_recurrent,
-    "equation_rnn": build_equation_rnn,
-    "looped_cells": build_looped_cells,
-    "char_rnn": build_char_rnn,
-    "sine_lstm": build_sine_lstm,
-}
-
-
-def build_model(model_cfg, data: DataSpec) -> keras.Model:
-    kind = model_cfg.type
-    if kind not in BUILDERS:
-        raise ConfigError(f"model.type={kind!r} is unknown; allowed: {sorted(BUILDERS)}")
-    if TASKS[kind] != data.task:
-        raise ConfigError(
-            f"model.type={kind!r} is a {TASKS[kind]} model but the dataset is {data.task!r}; "
-            f"pick a model for {data.task} (one of "
-            f"{sorted(k for k, t in TASKS.items() if t == data.task)})"
-        )
-    return BUILDERS[kind](model_cfg, data)

@@ -1,0 +1,70 @@
+"""IMDB's evaluation: accuracy, log loss, ROC AUC, F1 and plots on the official test reviews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from omegaconf import DictConfig
+from sklearn import metrics as skm
+
+from rnnlab.data.arrays import Splits, bucket_padding, to_dataset
+from rnnlab.plots import plt, save
+from rnnlab.tasks.imdb import LABELS, TASK, predicted_labels
+
+EVAL_BATCH = 256
+
+
+def review_probabilities(model: keras.Model, x: np.ndarray, padding: str | None) -> np.ndarray:
+    """P(positive) per review, in x's order. A model trained on length-bucketed batches is
+    also scored on them (trimmed to their longest review): the same outputs, in less time."""
+    if not padding:
+        return model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel().astype(np.float64)
+    prob = np.empty(len(x), dtype=np.float64)
+    for batch, index in to_dataset(x, np.arange(len(x)), EVAL_BATCH, False, 0, padding):
+        prob[index.numpy()] = np.asarray(model.predict_on_batch(batch)).ravel()
+    return prob
+
+
+def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
+    x, y = splits.arrays[TASK.held_out]
+    prob = review_probabilities(model, x, bucket_padding(cfg))
+    pred = predicted_labels(prob)
+    matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
+    auc = float(skm.roc_auc_score(y, prob))
+    fpr, tpr, _ = skm.roc_curve(y, prob)
+    confusion_matrix_plot(matrix, out / "confusion_matrix.png", f"{cfg.name} (test)")
+    roc_plot(fpr, tpr, auc, out / "roc.png", f"{cfg.name} ROC (test)")
+    return {
+        "test_accuracy": float(skm.accuracy_score(y, pred)),
+        "test_loss": float(skm.log_loss(y, np.clip(prob, 1e-7, 1 - 1e-7), labels=[0, 1])),
+        "test_roc_auc": auc,
+        "test_f1": float(skm.f1_score(y, pred)),
+        "confusion_matrix": matrix.tolist(),
+        "test_examples": len(y),
+    }
+
+
+def confusion_matrix_plot(matrix: np.ndarray, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center")
+    ax.set_xticks([0, 1], list(LABELS))
+    ax.set_yticks([0, 1], list(LABELS))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    save(fig, path)
+
+
+def roc_plot(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr, tpr, label=f"AUC {auc:.4f}")
+    ax.plot([0, 1], [0, 1], "k--", alpha=0.4)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend()
+    save(fig, path)

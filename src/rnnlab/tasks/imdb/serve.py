@@ -1,0 +1,91 @@
+"""IMDB's serving model: a DataFrame of raw reviews (column `text`) -> probability and label.
+
+It carries the training vocabulary and the padding settings and applies the same
+`rnnlab.data.text.vectorize` that `prepare` used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from rnnlab.data.model_io import input_column, user_error
+from rnnlab.errors import DataError, RnnlabError
+from rnnlab.io import read_json
+from rnnlab.tasks.imdb import LABELS, predicted_labels
+
+PREDICT_BATCH = 256
+INPUT = ("string", "text")
+OUTPUTS = [
+    ("double", "probability"),
+    ("string", "label"),
+    ("long", "tokens"),
+    ("long", "unknown_tokens"),
+]
+PARAMS: dict[str, Any] = {}
+VOCABULARY = "vocab.txt"  # in the prepared folder
+
+
+def preprocessing(meta: dict, input_layout: str) -> dict:
+    """The inference-time settings of the prepared dataset (from its meta.json)."""
+    return {k: meta[k] for k in ("vocab_size", "max_len", "padding", "truncating")}
+
+
+class ReviewClassifier(mlflow.pyfunc.PythonModel):
+    """Raw review text -> probability of a positive review."""
+
+    def load_context(self, context) -> None:
+        from rnnlab.data.text import load_vocabulary
+        from rnnlab.models import load_model
+
+        self.model = load_model(context.artifacts["model"])
+        self.vocabulary = load_vocabulary(Path(context.artifacts["vocabulary"]))
+        self.settings = read_json(Path(context.artifacts["preprocessing"]))
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        try:
+            texts = review_texts(input_column(model_input, INPUT[1]))
+        except RnnlabError as exc:
+            raise user_error(exc) from exc
+        return self.classify(texts)
+
+    def classify(self, texts: list[str]) -> pd.DataFrame:
+        from rnnlab.data.text import OOV_INDEX, vectorize
+
+        s = self.settings
+        ids, lengths = vectorize(
+            texts, self.vocabulary, s["max_len"], s["padding"], s["truncating"]
+        )
+        empty = np.flatnonzero(lengths == 0)
+        if len(empty):
+            raise user_error(
+                DataError(
+                    f"rows {empty.tolist()[:20]} have no words after removing markup and "
+                    "punctuation (empty, or only symbols/emoji); remove them or add text"
+                )
+            )
+        prob = self.model.predict(ids, batch_size=PREDICT_BATCH, verbose=0).ravel()
+        return pd.DataFrame(
+            {
+                "probability": prob.astype(np.float64),
+                "label": np.asarray(LABELS)[predicted_labels(prob)],
+                "tokens": lengths.astype(np.int64),
+                "unknown_tokens": (ids == OOV_INDEX).sum(axis=1).astype(np.int64),
+            }
+        )
+
+
+def review_texts(column: pd.Series) -> list[str]:
+    missing = np.flatnonzero(column.isna().to_numpy())
+    if len(missing):
+        raise DataError(f"rows {missing.tolist()[:20]} have no text (null); remove them")
+    return [str(text) for text in column]
+
+
+WRAPPER = ReviewClassifier

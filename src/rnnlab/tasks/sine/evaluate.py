@@ -1,0 +1,42 @@
+"""Sine's evaluation: RMSE and MAE of one-step predictions along the test curve, and its plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from rnnlab.data.arrays import Splits
+from rnnlab.plots import plt, save
+from rnnlab.tasks.sine import TASK
+
+EVAL_BATCH = 256
+
+
+def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
+    x, y = splits.arrays[TASK.held_out]
+    predicted = model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel()
+    real = y.ravel()
+    pd.DataFrame({"step": np.arange(len(real)), "real": real, "predicted": predicted}).to_csv(
+        out / "sine_test.csv", index=False
+    )
+    fit_plot(predicted, real, out / "sine_fit.png", f"{cfg.name}: test curve")
+    error = predicted.astype(np.float64) - real
+    return {
+        "test_rmse": float(np.sqrt(np.mean(error**2))),
+        "test_mae": float(np.mean(np.abs(error))),
+        "test_examples": len(real),
+    }
+
+
+def fit_plot(predicted: np.ndarray, real: np.ndarray, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.plot(real, label="real sin", linewidth=2)
+    ax.plot(predicted, "--", label="predicted")
+    ax.set_xlabel("test step")
+    ax.set_title(title)
+    ax.legend()
+    save(fig, path)

@@ -1,0 +1,112 @@
+"""The checked configuration of one experiment: the task's dataset schema, the model kind's
+schema and the trainer's, put together and checked against each other before any work.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from rnnlab.config.schema import Evaluation, Trainer, check_rules, one_of, pick, typed
+from rnnlab.errors import ConfigError
+from rnnlab.models.registry import MODEL_KINDS, RECURRENT_CELLS, model_kind
+from rnnlab.tasks import get_task
+
+# Checks whose allowed values come from the model registry.
+MODEL_RULES = [
+    ("model.cell", lambda v: v in RECURRENT_CELLS, one_of(RECURRENT_CELLS)),
+]
+
+
+def validate_dataset(node: DictConfig) -> DictConfig:
+    task = get_task(str(node.get("task")))
+    dataset = typed("dataset", task.dataset_schema, node)
+    check_rules(OmegaConf.create({"dataset": dataset}))
+    task.check_dataset(dataset)
+    return dataset
+
+
+def validate_experiment(cfg: DictConfig) -> DictConfig:
+    """The typed, checked experiment config (dataset, model, trainer, evaluation)."""
+    try:
+        dataset = validate_dataset(cfg.dataset)
+        kind = pick("model.type", cfg.model.get("type"), MODEL_KINDS)
+        model = typed("model", kind.schema, cfg.model)
+        trainer = typed("trainer", Trainer, cfg.trainer)
+        evaluation = typed("evaluation", Evaluation, cfg.get("evaluation") or {})
+        checked = OmegaConf.merge(cfg, {"dataset": dataset, "model": model, "trainer": trainer})
+        with open_dict(checked):  # an optional section: most configs do not set it
+            checked.evaluation = evaluation
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(exc)) from exc
+    check_model_fits_dataset(model, dataset)
+    # Before the rules: experiments size their embedding from dataset.word_vectors, so a
+    # dataset without vectors shows up as model.embedding_dim=0, which hides the cause.
+    check_pretrained_embedding(checked)
+    check_rules(checked)
+    check_rules(checked, MODEL_RULES)
+    if model.get("ngrams", 1) > 1 and not model.ngram_buckets:
+        raise ConfigError(
+            f"model.ngrams={model.ngrams} needs model.ngram_buckets > 0 (hash buckets for the "
+            "n-gram ids, e.g. 200000)"
+        )
+    check_refit(checked)
+    check_bucketing(checked)
+    return checked
+
+
+def check_model_fits_dataset(model: DictConfig, dataset: DictConfig) -> None:
+    try:
+        model_kind(model.type, get_task(dataset.task).problem)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (dataset.task={dataset.task!r})") from exc
+
+
+def check_pretrained_embedding(cfg: DictConfig) -> None:
+    if not cfg.model.get("pretrained_embedding"):
+        return
+    size = cfg.dataset.get("word_vectors", 0)
+    if not size:
+        raise ConfigError(
+            f"model.pretrained_embedding=true but dataset {cfg.dataset.name!r} has no word "
+            "vectors (dataset.word_vectors=0); pick a dataset that learns them (e.g. "
+            "dataset=imdb_v30k_len500_w2v) or set model.pretrained_embedding=false and a "
+            "model.embedding_dim > 0"
+        )
+    if size != cfg.model.embedding_dim:
+        raise ConfigError(
+            f"model.embedding_dim={cfg.model.embedding_dim} but the dataset's word vectors "
+            f"have {size} dimensions (dataset.word_vectors); set model.embedding_dim={size}"
+        )
+
+
+def check_refit(cfg: DictConfig) -> None:
+    """Refitting on train+val needs a validation split to pick the epochs, and a final score
+    that is not read from that split (the task says when it is: Shakespeare is scored on
+    its validation tail)."""
+    if not cfg.trainer.refit:
+        return
+    forbidden = get_task(cfg.dataset.task).refit_forbidden
+    if forbidden:
+        raise ConfigError(forbidden)
+    if not cfg.dataset.val_fraction:
+        raise ConfigError(
+            f"trainer.refit=true needs a validation split to choose the epoch count, but "
+            f"dataset.val_fraction={cfg.dataset.val_fraction}; set a fraction or refit=false"
+        )
+
+
+def check_bucketing(cfg: DictConfig) -> None:
+    """Trimming a batch to its longest review leaves every output unchanged only for a model
+    that takes any length and ignores padding: a masked recurrent one."""
+    if not cfg.trainer.bucket_by_length:
+        return
+    model = cfg.model
+    bucketable = sorted(name for name, kind in MODEL_KINDS.items() if kind.bucketable)
+    if not MODEL_KINDS[model.type].bucketable or not model.mask_padding:
+        raise ConfigError(
+            f"trainer.bucket_by_length=true needs a masked model of type "
+            f"{' or '.join(bucketable)} (model.mask_padding=true), but model.type="
+            f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
+            "trainer.bucket_by_length=false or mask the padding"
+        )
