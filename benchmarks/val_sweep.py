@@ -31,13 +31,13 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.config.settings import compose_run, experiment_paths, repo_root
 from rnnlab.data.arrays import input_layout
 from rnnlab.pipeline.stages import prepare
-from rnnlab.pipeline.sweep import OBJECTIVE
+from rnnlab.tasks import builtin_tasks, get_task
 from rnnlab.tasks import load_prepared as load_splits
 from rnnlab.training.experiment import validate_experiment
 from rnnlab.training.fit import fit
 
 SPLIT_ROOT = "data/sweep_splits"
-OBJECTIVE_KEYS = [key for key, _ in OBJECTIVE.values()]
+OBJECTIVE_KEYS = [get_task(task).validation_metric for task in builtin_tasks()]
 
 
 def read_sweep(path: Path) -> list[tuple[str, list[str]]]:
@@ -80,8 +80,9 @@ def run_one(label: str, overrides: list[str], root: Path, seed: int | None = Non
         model, history, seconds = fit(cfg, splits, checkpoint)
     finally:
         shutil.rmtree(checkpoint, ignore_errors=True)
-    key, pick = OBJECTIVE[splits.spec.task]
-    best = pick(history[key])
+    task = get_task(splits.spec.task)
+    key = task.validation_metric
+    best = history[key].max() if task.higher_is_better else history[key].min()
     return {
         "label": label,
         "overrides": overrides,

@@ -174,9 +174,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw.mkdir(parents=True)
     make_imdb_archive(raw / "aclImdb_v1.tar.gz", per_class=6)
     make_shakespeare(raw / "shakespeare.txt")
-    write_reviews(
-        raw / "aclImdb_v1.tar.gz", root / "data" / "interim" / "imdb_reviews.parquet"
-    )
+    write_reviews(raw / "aclImdb_v1.tar.gz", root / "data" / "interim" / "imdb_reviews.parquet")
     params = OmegaConf.load(compose_params(["suite=all"], REPO, root / "params.yaml"))
     for task in params.datasets.values():
         for dataset in task.values():

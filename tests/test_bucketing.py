@@ -100,7 +100,7 @@ def test_a_masked_model_scores_a_trimmed_batch_as_the_padded_one(padding: str, c
 
 def test_evaluation_scores_bucketed_batches_in_the_reviews_order(monkeypatch) -> None:
     from rnnlab.data import arrays as datasets
-    from rnnlab.pipeline import evaluate as evaluation
+    from rnnlab.tasks.imdb import evaluate as evaluation
 
     monkeypatch.setattr(evaluation, "EVAL_BATCH", 8)
     monkeypatch.setattr(datasets, "BUCKET_BATCHES", 3)  # several sorted runs, not one
@@ -117,8 +117,8 @@ def test_evaluation_scores_bucketed_batches_in_the_reviews_order(monkeypatch) ->
     [
         (
             ["experiment=imdb_pool"],
-            r"trainer.bucket_by_length=true needs a masked model of type recurrent or "
-            r"equation_rnn \(model.mask_padding=true\), but model.type='pool'",
+            r"trainer.bucket_by_length=true needs a masked model of type equation_rnn or "
+            r"recurrent \(model.mask_padding=true\), but model.type='pool'",
         ),
         (
             ["experiment=imdb_lstm", "model.mask_padding=false"],

@@ -48,15 +48,16 @@ def test_classifier_on_character_data_is_refused() -> None:
     model_cfg = OmegaConf.create({"type": "recurrent"})
     with pytest.raises(
         ConfigError,
-        match="model.type='recurrent' is a binary_text model but the task is a char_lm task; "
-        "use model.type in: char_rnn",
+        match=r"model.type='recurrent' is a binary_text model but the task is a char_lm task; "
+        r"use model.type in: char_rnn",
     ):
         build_model(model_cfg, DataSpec(task="shakespeare", problem="char_lm", vocab_size=65))
 
 
 def test_unknown_model_type_lists_allowed() -> None:
     with pytest.raises(
-        ConfigError, match=r"model.type='transformer' is unknown; allowed: pool, naive_bayes, recurrent"
+        ConfigError,
+        match=r"model.type='transformer' is unknown; allowed: pool, naive_bayes, recurrent",
     ):
         build_model(OmegaConf.create({"type": "transformer"}), DataSpec(task="imdb"))
 

@@ -63,12 +63,16 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
         .read_text()
         .startswith("ROMEO:")
     )
-    history = (project / "plots" / "imdb_pool" / "history.csv").read_text().splitlines()
-    assert history[0].startswith("epoch") and len(history) == 2
     assert (project / "models" / "sine_lstm" / "model.keras").is_file()
-    # imdb_pool refits on train+val (trainer.refit): its refit history is inside a DVC output.
-    refit = (project / "models" / "imdb_pool" / "refit_history.csv").read_text().splitlines()
+    assert (project / "serving" / "sine_lstm" / "MLmodel").is_file()
+    # imdb_pool refits on train+val (trainer.refit): select@ chose its epochs on validation
+    # (a record kept in git), train@ refit for them (its history has no validation).
+    selection = json.loads((project / "selection" / "imdb_pool.json").read_text())
+    assert selection["refit"] and selection["epochs"] == 1
+    assert "val_loss" in selection["history"][0]
+    refit = (project / "plots" / "imdb_pool" / "history.csv").read_text().splitlines()
     assert refit[0] == "epoch,accuracy,loss" and len(refit) == 2
+    assert not json.loads((project / "selection" / "sine_lstm.json").read_text())["refit"]
 
     leaderboard = (project / "reports" / "leaderboard.md").read_text()
     assert all(f"| {e} |" in leaderboard for e in experiments)
@@ -91,7 +95,15 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
         fast_overrides(project, ["experiments.imdb_pool.trainer.learning_rate=0.01"]), project
     )
     rerun = ran_stages(run(["dvc", "repro"], project).stdout)
-    assert rerun == {"train@imdb_pool", "evaluate@imdb_pool", "compare", "promote"}
+    imdb_pool = {f"{stage}@imdb_pool" for stage in ("select", "train", "package", "evaluate")}
+    assert rerun == imdb_pool | {"compare", "promote"}  # a changed experiment chooses again
+
+    # A fix to a serving wrapper repackages; it retrains nothing.
+    wrapper = project / "src" / "rnnlab" / "tasks" / "imdb" / "serve.py"
+    wrapper.write_text(wrapper.read_text() + "\n# a fix to the wrapper\n")
+    status = run(["dvc", "status"], project).stdout
+    assert "package@imdb_pool" in status and "train@" not in status and "select@" not in status
+    assert ran_stages(run(["dvc", "repro"], project).stdout) == {"package@imdb_pool", "promote"}
 
     # A retrain that reproduces the last scores (a fresh clone reproducing the committed
     # figures, a deterministic rerun) is still a new MLflow run: promotion must see it.
@@ -100,5 +112,5 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     again = ran_stages(run(["dvc", "repro"], project).stdout)
     after = json.loads((project / "metrics" / "imdb_pool.json").read_text())
     assert after["test_accuracy"] == before["test_accuracy"]
-    assert again == {"evaluate@imdb_pool", "compare", "promote"}
+    assert again == {"package@imdb_pool", "evaluate@imdb_pool", "compare", "promote"}
     assert after["mlflow_run_id"] != before["mlflow_run_id"]

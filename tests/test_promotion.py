@@ -26,12 +26,17 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def task_of(name: str) -> str:
+    """The task of the experiments these tests name (imdb_*, sine_*, char)."""
+    return {"imdb": "imdb", "sine": "sine", "char": "shakespeare"}[name.split("_")[0]]
+
+
 def params(names: list[str], margin: float = 0.002) -> OmegaConf:
     registry = OmegaConf.load(REPO / "conf/registry/default.yaml")
     registry.margin.imdb = margin
     return OmegaConf.create(
         {
-            "experiments": {n: {} for n in names},
+            "experiments": {n: {"dataset": {"task": task_of(n)}} for n in names},
             "registry": registry,
             "paths": {"reports": "reports"},
         }
@@ -40,7 +45,7 @@ def params(names: list[str], margin: float = 0.002) -> OmegaConf:
 
 def evaluated_run(task: str, name: str, value: float, eval_data: str | None = None) -> int:
     """A run as evaluate leaves it: main metric, registered model version, tags."""
-    metric, _ = (get_task(task).main_metric, None)
+    metric = get_task(task).main_metric
     experiment_id = tracking.task_experiment(task, Path("."))
     with mlflow.start_run(run_name=name, experiment_id=experiment_id) as run:
         mlflow.log_metric(metric, value)

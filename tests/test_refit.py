@@ -13,22 +13,20 @@ import pytest
 from mlflow import MlflowClient
 
 from rnnlab.config.settings import compose_run
+from rnnlab.data.arrays import input_layout
+from rnnlab.pipeline.select import read_selection
 from rnnlab.tasks import load_prepared as load_splits
-from rnnlab.training.experiment import validate_experiment
-from rnnlab.training.fit import (
+from rnnlab.training.checkpoints import (
     FINGERPRINT_FILE,
-    SELECTED_FILE,
-    best_epoch_count,
-    fit,
-    fit_to_keep,
-    input_layout,
-    make_optimizer,
     start_fresh_if_not_resuming,
-    train,
     training_fingerprint,
 )
+from rnnlab.training.experiment import validate_experiment
+from rnnlab.training.fit import fit, make_optimizer
+from rnnlab.training.selection import Selection, best_epoch_count, fit_to_keep, select
 
 from .conftest import REPO, training_root
+from .stages import train
 
 POOL = [
     "experiment=imdb_pool",
@@ -36,7 +34,6 @@ POOL = [
     "trainer.epochs=3",
     "trainer.early_stopping.patience=0",
     "trainer.refit=true",
-    "trainer.refit_epochs=null",  # the validation run chooses (imdb_pool's config gives 3)
 ]
 
 
@@ -106,20 +103,40 @@ def splits_and_config(tiny_root: Path, overrides: list[str]):
     return cfg, load_splits(folder, input_layout(cfg))
 
 
+def chosen(epochs: int, **more) -> Selection:
+    return Selection(refit=True, epochs=epochs, monitor="val_loss", best=0.5, **more)
+
+
+def test_selection_runs_on_the_training_split_and_records_the_best_epoch(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    cfg, splits = splits_and_config(tiny_root, [*POOL, "trainer.early_stopping.patience=1"])
+    recorder = Recorder()
+    selection = select(cfg, splits, tmp_path / "ckpt", [recorder], None)
+
+    assert recorder.steps == -(-len(splits.arrays["train"][0]) // 8)
+    ran = pd.DataFrame(selection.history)
+    assert selection.refit and selection.epochs == best_epoch_count(ran, cfg.trainer)
+    assert selection.best == pytest.approx(ran["val_loss"].iloc[selection.epochs - 1])
+    assert selection.seconds > 0 and "val_loss" in ran
+    # No refit: nothing to choose, no training.
+    plain, _ = splits_and_config(tiny_root, [*POOL, "trainer.refit=false"])
+    assert select(plain, splits, tmp_path / "none", [], None) == Selection(refit=False)
+
+
 def test_refit_trains_a_fresh_model_on_train_and_val(tiny_root: Path, tmp_path: Path) -> None:
     cfg, splits = splits_and_config(tiny_root, POOL)
     n_train, n_val = len(splits.arrays["train"][0]), len(splits.arrays["val"][0])
-    phases = {"": Recorder(), "refit_": Recorder()}
-    fitted = fit_to_keep(cfg, splits, tmp_path / "ckpt", lambda p: [phases[p]], None)
+    recorder = Recorder()
+    fitted = fit_to_keep(cfg, splits, chosen(2, seconds=4.0), tmp_path / "ckpt", [recorder], None)
 
-    assert phases[""].steps == -(-n_train // 8)
-    assert phases["refit_"].steps == -(-(n_train + n_val) // 8)  # every labelled review
-    assert phases["refit_"].epochs == [0, 1, 2]  # patience 0: all epochs of the selection
-    assert list(fitted.refit_history["epoch"]) == [0, 1, 2]
-    assert "val_loss" in fitted.history and "val_loss" not in fitted.refit_history
+    assert recorder.steps == -(-(n_train + n_val) // 8)  # every labelled review
+    assert recorder.epochs == [0, 1]  # the selected epochs, patience 0
+    assert list(fitted.history["epoch"]) == [0, 1] and "val_loss" not in fitted.history
     info = fitted.info()
-    assert info["epochs"] == 3 and info["refit_epochs"] == 3
-    assert info["seconds"] == pytest.approx(fitted.seconds + fitted.refit_seconds, abs=0.1)
+    assert info["refit_epochs"] == 2 and info["seconds"] == pytest.approx(
+        4.0 + fitted.seconds, abs=0.1
+    )
 
 
 def test_refit_keeps_the_selection_runs_learning_rate_schedule(
@@ -130,12 +147,8 @@ def test_refit_keeps_the_selection_runs_learning_rate_schedule(
     cfg, splits = splits_and_config(
         tiny_root, [*POOL, "trainer.epochs=4", "trainer.lr_schedule=cosine"]
     )
-    checkpoint = tmp_path / "ckpt"
-    checkpoint.mkdir()
-    history(val_loss=[0.5, 0.6]).to_csv(checkpoint / "history.csv", index=False)
-    (checkpoint / SELECTED_FILE).write_text(json.dumps({"epochs": 1, "seconds": 1.0}))
     rates = LearningRates()
-    fit_to_keep(cfg, splits, checkpoint, lambda p: [rates] if p else [], None)
+    fit_to_keep(cfg, splits, chosen(1), tmp_path / "ckpt", [rates], None)
 
     peak = cfg.trainer.learning_rate
     assert rates.epochs == [0]
@@ -170,36 +183,35 @@ def test_weight_averaging_hands_validation_the_averaged_weights(
     assert not make_optimizer(plain.trainer, 10, 5).use_ema  # off unless asked for
 
 
-def test_interrupted_refit_resumes_without_repeating_the_selection(
-    tiny_root: Path, tmp_path: Path
-) -> None:
+def test_interrupted_refit_resumes_from_its_last_epoch(tiny_root: Path, tmp_path: Path) -> None:
     cfg, splits = splits_and_config(tiny_root, POOL)
     checkpoint = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
-        fit_to_keep(cfg, splits, checkpoint, lambda p: [Interrupt() if p else Recorder()], None)
-    assert json.loads((checkpoint / SELECTED_FILE).read_text())["epochs"] == 3
-    assert (checkpoint / "refit" / "backup").exists()
+        fit_to_keep(cfg, splits, chosen(3), checkpoint, [Interrupt()], None)
+    assert (checkpoint / "backup").exists()
 
-    phases = {"": Recorder(), "refit_": Recorder()}
-    fitted = fit_to_keep(cfg, splits, checkpoint, lambda p: [phases[p]], None)
-    assert phases[""].steps is None  # the selection run was not repeated
-    assert phases["refit_"].epochs == [1, 2]  # the refit continued after its first epoch
+    recorder = Recorder()
+    fitted = fit_to_keep(cfg, splits, chosen(3), checkpoint, [recorder], None)
+    assert recorder.epochs == [1, 2]  # the refit continued after its first epoch
     assert list(fitted.history["epoch"]) == [0, 1, 2]
-    assert list(fitted.refit_history["epoch"]) == [0, 1, 2]
 
 
-def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_path: Path) -> None:
+def test_pipeline_stages_select_then_refit_and_log_both_phases(
+    tiny_root: Path, tmp_path: Path
+) -> None:
     root = training_root(tiny_root, tmp_path / "root")
     cfg = validate_experiment(compose_run([*POOL, "trainer.early_stopping.patience=1"], REPO))
     result = train(cfg, root)
 
-    selected = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
-    refit = pd.read_csv(root / "models" / "imdb_pool" / "refit_history.csv")
-    epochs = best_epoch_count(selected, cfg.trainer)
-    assert len(refit) == epochs and result["refit_history"].equals(refit)
-    assert result["kept_epochs"] == epochs  # the refit's, not the validation run's
+    selection = read_selection(root / "selection" / "imdb_pool.json")
+    validation = pd.DataFrame(selection.history)
+    epochs = best_epoch_count(validation, cfg.trainer)
+    assert selection.refit and selection.epochs == epochs
+    kept = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
+    assert len(kept) == epochs and "val_loss" not in kept  # the refit's own epochs
+    assert result["kept_epochs"] == epochs
     info = json.loads((root / "models" / "imdb_pool" / "train_info.json").read_text())
-    assert info["epochs"] == len(selected) and info["refit_epochs"] == epochs
+    assert info["epochs"] == len(validation) and info["refit_epochs"] == epochs
 
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     run = client.get_run(result["run_id"])
@@ -208,72 +220,47 @@ def test_train_keeps_the_refit_model_and_logs_both_phases(tiny_root: Path, tmp_p
     assert [m.step for m in client.get_metric_history(run.info.run_id, "refit_loss")] == list(
         range(epochs)
     )
-    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == len(selected)
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == len(validation)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "training")}
-    assert "training/refit_history.csv" in artifacts
+    assert {"training/history.csv", "training/learning_curves.png"} <= artifacts
     assert not (root / "checkpoints" / "imdb_pool").exists()
     mlflow.set_tracking_uri(None)
 
 
-def test_given_refit_epochs_skip_the_validation_run_and_keep_the_same_model(
+def test_train_refits_for_the_epochs_the_selection_record_gives(
     tiny_root: Path, tmp_path: Path
 ) -> None:
-    """The refit is seeded on its own, so epochs chosen by an earlier validation run give the
-    model this run's own choice would (what lets the pipeline skip that run)."""
-    cfg, splits = splits_and_config(tiny_root, [*POOL, "trainer.lr_schedule=cosine"])
-    chosen = fit_to_keep(cfg, splits, tmp_path / "chosen", lambda p: [], None)
-    given_cfg, _ = splits_and_config(
-        tiny_root, [*POOL, "trainer.lr_schedule=cosine", "trainer.refit_epochs=3"]
-    )
-    phases = {"": Recorder(), "refit_": Recorder()}
-    given = fit_to_keep(given_cfg, splits, tmp_path / "given", lambda p: [phases[p]], None)
+    """The refit's epochs come from the select stage's output (a DVC dependency of train),
+    never from conf/: train reads them from selection/<experiment>.json."""
+    from rnnlab.io import write_json
+    from rnnlab.pipeline.train import train as train_stage
 
-    assert phases[""].steps is None and phases["refit_"].epochs == [0, 1, 2]
-    assert given.history is None and given.curves.equals(given.refit_history)
-    assert given.info()["epochs"] == 0 and given.info()["refit_epochs"] == 3
-    for ours, theirs in zip(given.model.get_weights(), chosen.model.get_weights(), strict=True):
-        assert (ours == theirs).all()
-
-
-def test_train_with_given_refit_epochs_logs_only_the_refit(tiny_root: Path, tmp_path: Path) -> None:
     root = training_root(tiny_root, tmp_path / "root")
-    cfg = validate_experiment(compose_run([*POOL, "trainer.refit_epochs=2"], REPO))
-    result = train(cfg, root)
-
-    curves = pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")
-    assert list(curves["epoch"]) == [0, 1] and "val_loss" not in curves  # the refit's
-    assert result["history"] is None and len(result["refit_history"]) == 2
+    cfg = validate_experiment(compose_run(POOL, REPO))
+    write_json(root / "selection" / "imdb_pool.json", chosen(2).to_dict())
+    result = train_stage(cfg, root)
     assert result["kept_epochs"] == 2
-    run = MlflowClient(f"sqlite:///{root / 'mlflow.db'}").get_run(result["run_id"])
-    assert run.data.params["trainer.refit_epochs"] == "2"
-    assert run.data.params["trainer.threads"] == "1"
-    assert run.data.metrics["refit_epochs"] == 2 and run.data.metrics["epochs_trained"] == 0
-    assert "val_loss" not in run.data.metrics and "refit_loss" in run.data.metrics
+    assert list(pd.read_csv(root / "plots" / "imdb_pool" / "history.csv")["epoch"]) == [0, 1]
     mlflow.set_tracking_uri(None)
 
 
-def test_refit_epochs_are_capped_by_the_epochs_and_at_least_one() -> None:
-    from rnnlab.errors import ConfigError
+def test_train_without_a_selection_record_says_which_stage_to_run(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    from rnnlab.errors import DataError
+    from rnnlab.pipeline.train import train as train_stage
 
-    # Fewer epochs (an override, `dvc exp run -S`, a profile) cap the given ones.
-    assert (
-        validate_experiment(
-            compose_run([*POOL, "trainer.refit_epochs=4"], REPO)
-        ).trainer.refit_epochs
-        == 3
-    )
-    with pytest.raises(ConfigError, match="refit_epochs=0 must be at least 1"):
-        validate_experiment(compose_run([*POOL, "trainer.refit_epochs=0"], REPO))
-    # Without a refit the setting is unused: turning the refit off needs no second change.
-    assert validate_experiment(
-        compose_run([*POOL, "trainer.refit=false", "trainer.refit_epochs=9"], REPO)
-    )
+    root = training_root(tiny_root, tmp_path / "root")
+    cfg = validate_experiment(compose_run(POOL, REPO))
+    with pytest.raises(DataError, match=r"imdb_pool.json is missing: run the select stage"):
+        train_stage(cfg, root)
 
 
 def interrupted_refit(cfg, splits, checkpoint: Path) -> None:
-    """A checkpoint as a kill during the refit leaves it: selection done, refit backed up."""
+    """A checkpoint as a kill during the refit leaves it: stamped, backed up."""
+    start_fresh_if_not_resuming(checkpoint, cfg)
     with pytest.raises(KeyboardInterrupt):
-        fit_to_keep(cfg, splits, checkpoint, lambda p: [Interrupt() if p else Recorder()], None)
+        fit_to_keep(cfg, splits, chosen(3), checkpoint, [Interrupt()], None)
 
 
 def test_a_checkpoint_resumes_only_under_the_settings_it_was_trained_with(
@@ -284,13 +271,14 @@ def test_a_checkpoint_resumes_only_under_the_settings_it_was_trained_with(
     interrupted_refit(cfg, splits, checkpoint)
 
     start_fresh_if_not_resuming(checkpoint, cfg)  # same settings: kept for resuming
-    assert (checkpoint / SELECTED_FILE).is_file() and (checkpoint / "refit" / "backup").exists()
+    assert (checkpoint / "backup").exists()
 
     stamp = json.loads((checkpoint / FINGERPRINT_FILE).read_text())
     assert stamp == {"fingerprint": training_fingerprint(cfg)}
-    (checkpoint / FINGERPRINT_FILE).unlink()  # written before checkpoints were stamped
+    (checkpoint / FINGERPRINT_FILE).unlink()  # an unstamped backup belongs to another run
     start_fresh_if_not_resuming(checkpoint, cfg)
-    assert not checkpoint.exists()
+    assert not (checkpoint / "backup").exists()  # dropped, the folder stamped afresh
+    assert json.loads((checkpoint / FINGERPRINT_FILE).read_text()) == stamp
 
 
 def test_settings_changed_after_a_kill_retrain_from_scratch(
@@ -298,12 +286,12 @@ def test_settings_changed_after_a_kill_retrain_from_scratch(
 ) -> None:
     root = training_root(tiny_root, tmp_path / "root")
     cfg, splits = splits_and_config(tiny_root, POOL)
-    interrupted_refit(cfg, splits, root / "checkpoints" / "imdb_pool")
+    interrupted_refit(cfg, splits, root / "checkpoints" / "imdb_pool" / "train")
     changed = validate_experiment(compose_run([*POOL, "trainer.epochs=2"], REPO))
     assert training_fingerprint(changed) != training_fingerprint(cfg)
 
     result = train(changed, root)
-    # Resumed, the old selection (3 epochs) would have been kept and its refit continued.
+    # Resumed, the old refit (3 epochs, 1 done) would have been continued.
     info = json.loads((root / "models" / "imdb_pool" / "train_info.json").read_text())
     assert info["epochs"] == 2 and info["refit_epochs"] == 2
     assert list(result["history"]["epoch"]) == [0, 1]
@@ -315,7 +303,7 @@ def test_settings_changed_after_a_kill_retrain_from_scratch(
 
 @pytest.mark.parametrize(
     ("epochs", "refit", "label"),
-    [(5, None, "5"), (6, 3, "6 + 3 refit"), (0, 3, "3 refit (given)")],
+    [(5, None, "5"), (6, 3, "6 + 3 refit")],
 )
 def test_leaderboard_says_how_each_model_was_trained(epochs, refit, label) -> None:
     from rnnlab.pipeline.compare import epochs_label

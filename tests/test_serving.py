@@ -52,7 +52,10 @@ RUNS = {
     ],
     "sine": ["experiment=sine_lstm", "trainer.epochs=2", *TINY],
 }
-CHAMPION = {task: f"models:/{name}@champion" for task, name in ((t, get_task(t).registered_model) for t in builtin_tasks())}
+CHAMPION = {
+    task: f"models:/{name}@champion"
+    for task, name in ((t, get_task(t).registered_model) for t in builtin_tasks())
+}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +153,7 @@ def test_predict_many_reviews_from_a_file_or_stdin(
 
 
 def test_predict_table_output_and_a_model_path(in_project: Path, capsys) -> None:
-    code, out, err = rnnlab(["predict", "great film", "--model", "models/imdb_pool"], capsys)
+    code, out, err = rnnlab(["predict", "great film", "--model", "serving/imdb_pool"], capsys)
     assert code == 0, err
     header, row = out.splitlines()
     assert header.split() == ["probability", "label", "tokens", "unknown_tokens", "text"]

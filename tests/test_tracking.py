@@ -213,18 +213,21 @@ def test_cli_reports_unreachable_server(fresh_root: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("challenger", "champion", "higher", "margin", "expected"),
+    ("challenger", "champion", "task", "margin", "expected"),
     [
-        (0.90, None, True, 0.0, True),
-        (0.90, 0.89, True, 0.0, True),
-        (0.89, 0.90, True, 0.0, False),
-        (0.895, 0.89, True, 0.01, False),
-        (1.40, 1.50, False, 0.0, True),
-        (1.50, 1.40, False, 0.0, False),
+        (0.90, None, "imdb", 0.0, True),
+        (0.90, 0.89, "imdb", 0.0, True),
+        (0.89, 0.90, "imdb", 0.0, False),
+        (0.895, 0.89, "imdb", 0.01, False),
+        (1.40, 1.50, "shakespeare", 0.0, True),
+        (1.50, 1.40, "shakespeare", 0.0, False),
     ],
 )
-def test_should_promote(challenger, champion, higher, margin, expected) -> None:
-    assert tracking.should_promote(challenger, champion, higher, margin) is expected
+def test_should_promote(challenger, champion, task, margin, expected) -> None:
+    from rnnlab.pipeline.promote import should_promote
+    from rnnlab.tasks import get_task
+
+    assert should_promote(get_task(task), challenger, champion, margin) is expected
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 Ad-hoc runs compose conf/config.yaml with the overrides given; DVC stages pass
 `--params-key` to read their own section of params.yaml instead (so `dvc exp run -S`
-overrides, which rewrite params.yaml, are honoured).
+overrides, which rewrite params.yaml, are honoured). As in a `@hydra.main` app, those
+subcommands' `--help` lists the config groups and `--cfg job|hydra|all` prints the composed
+config instead of running (config/front_door.py).
 """
 
 from __future__ import annotations
@@ -200,7 +202,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.max_len=80")
 
 
-def add_run_command(sub, name: str, help_text: str, epilog: str) -> argparse.ArgumentParser:
+def add_run_command(
+    sub: argparse._SubParsersAction, name: str, help_text: str, epilog: str
+) -> argparse.ArgumentParser:
     """A stage's subcommand; those run on a composed config get Hydra's flags and groups."""
     if name not in RUN_CONFIG_COMMANDS:
         return sub.add_parser(name, help=help_text)

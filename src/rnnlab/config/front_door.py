@@ -11,7 +11,6 @@ in `--help`, as a `@hydra.main` app offers them.
 from __future__ import annotations
 
 import copy
-
 from pathlib import Path
 from typing import Any
 

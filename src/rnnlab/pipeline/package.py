@@ -36,9 +36,7 @@ def package(cfg: DictConfig, root: Path) -> dict:
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tag("dvc.package_stage", f"package@{cfg.name}")
         with atomic_dir(paths["serving"]) as folder:
-            model_uri = save_and_log(
-                folder, task, paths["model"], paths["data"], input_layout(cfg)
-            )
+            model_uri = save_and_log(folder, task, paths["model"], paths["data"], input_layout(cfg))
         curves = paths["plots"] / CURVES_FILE
         learning_curves(curves_history(paths), curves, cfg.name)
         mlflow.log_artifact(str(curves), "training")

@@ -17,6 +17,7 @@ from rnnlab.config.settings import experiment_paths
 from rnnlab.data.arrays import input_layout
 from rnnlab.io import atomic_file, read_json, write_json
 from rnnlab.tasks import load_prepared
+from rnnlab.tracking import runs as tracking
 from rnnlab.training.checkpoints import start_fresh_if_not_resuming
 from rnnlab.training.selection import Selection, select
 from rnnlab.training.strategy import is_chief, make_strategy, use_threads, worker_label
@@ -26,6 +27,8 @@ CHECKPOINT_PHASE = "select"
 
 
 def run_select(cfg: DictConfig, root: Path) -> Selection:
+    # The experiment's run goes to the tracking server next: know now that it is there.
+    tracking.check_reachable(tracking.tracking_uri(root))
     paths = experiment_paths(cfg, root)
     selection = validation_run(cfg, paths) if cfg.trainer.refit else Selection(refit=False)
     if selection is not None:
