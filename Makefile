@@ -53,6 +53,7 @@ test-slow: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 # The MLflow UI on the pipeline's embedded store (127.0.0.1 only). With a tracking server,

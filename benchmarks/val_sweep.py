@@ -29,7 +29,7 @@ import keras
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.settings import compose_run, experiment_paths, repo_root
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.pipeline.stages import prepare
 from rnnlab.tasks import builtin_tasks, get_task
 from rnnlab.tasks import load_prepared as load_splits

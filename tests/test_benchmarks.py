@@ -126,7 +126,7 @@ def test_unrolled_twin_is_the_same_network() -> None:
     from speed import unrolled
 
     from rnnlab.config.settings import compose_run
-    from rnnlab.data.arrays import DataSpec
+    from rnnlab.data.splits import DataSpec
     from rnnlab.models import build_model
 
     keras.utils.set_random_seed(0)

@@ -8,7 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import BUCKET_BATCHES, DataSpec, to_dataset, token_lengths
+from rnnlab.data.arrays import BUCKET_BATCHES, to_dataset, token_lengths
+from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError
 from rnnlab.models import build_model
 from rnnlab.training.experiment import validate_experiment

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.errors import ConfigError
 from rnnlab.tasks import load_prepared as load_splits
 from rnnlab.training.fit import fit

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import DataSpec, Splits
+from rnnlab.data.splits import DataSpec, Splits
 from rnnlab.errors import ConfigError
 from rnnlab.pipeline.evaluate import cap_held_out
 from rnnlab.tasks import load_prepared as load_splits

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.errors import ConfigError
 from rnnlab.models import load_model
 from rnnlab.tasks import load_prepared as load_splits

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.data.arrays import DataSpec
+from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models import build_model
 from rnnlab.models.layers import EquationRNNCell

@@ -16,7 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.pipeline.train import EpochLogger
 from rnnlab.tasks import load_prepared as load_splits
 from rnnlab.training.fit import fit

@@ -107,9 +107,13 @@ def cmd_train(args: argparse.Namespace, root: Path) -> None:
 
         multirun(args.overrides, root)
         return
+    from rnnlab.pipeline.select import run_select
     from rnnlab.pipeline.train import train
 
-    result = train(run_config(args, root), root)
+    cfg = run_config(args, root)
+    # A DVC stage reads the select stage's record; an ad-hoc run chooses its epochs first.
+    selection = None if args.params_key else run_select(cfg, root)
+    result = train(cfg, root, selection)
     print(f"saved {result['model_path']} after {result['kept_epochs']} epochs")
 
 
@@ -119,9 +123,7 @@ def cmd_select(args: argparse.Namespace, root: Path) -> None:
     cfg = run_config(args, root)
     selection = run_select(cfg, root)
     if selection.refit:
-        print(
-            f"{cfg.name}: refit for {selection.epochs} epochs ({selection.monitor} {selection.best:.4f})"
-        )
+        print(f"{cfg.name}: refit for {selection.epochs} epochs (best {selection.monitor})")
     else:
         print(f"{cfg.name}: no refit (trainer.refit=false); early stopping in train chooses")
 
@@ -236,7 +238,7 @@ def add_run_command(
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
     "download": ("download and verify raw data (official host or $RNNLAB_MIRROR)", cmd_download),
-    "parse": ("parse the IMDB archive into data/interim/imdb_reviews.parquet", cmd_parse),
+    "parse": ("parse a raw download into a table in paths.interim (its task says how)", cmd_parse),
     "prepare": ("vocabulary, encoding, padding and splits for one dataset variant", cmd_prepare),
     "select": ("choose a refitting experiment's epochs (selection/<experiment>.json)", cmd_select),
     "train": ("train one experiment and save models/<experiment>/model.keras", cmd_train),

@@ -15,9 +15,10 @@ import zlib
 import numpy as np
 
 from rnnlab.data import text as text_vec
+from rnnlab.data.splits import WORD_VECTORS_ARRAY
 
 log = logging.getLogger(__name__)
-ARRAY = "word_vectors"  # <prepared folder>/word_vectors.npy
+ARRAY = WORD_VECTORS_ARRAY  # <prepared folder>/word_vectors.npy
 # gensim's defaults, but frequent words subsampled harder (1e-4 rather than 1e-3): in
 # reviews "the", "movie" and "film" crowd out the words that carry sentiment.
 WINDOW = 5

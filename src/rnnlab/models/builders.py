@@ -1,6 +1,6 @@
 """Short builders, one per architecture family (models.registry says which is which).
 
-`data` (rnnlab.data.arrays.DataSpec) describes the prepared input: vocab_size, sequence
+`data` (rnnlab.data.splits.DataSpec) describes the prepared input: vocab_size, sequence
 length, word vectors.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from rnnlab.data.arrays import DataSpec
+from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.layers import (
     DistinctIds,

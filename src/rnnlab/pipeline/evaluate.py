@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.settings import experiment_paths
-from rnnlab.data.arrays import Splits, input_layout
+from rnnlab.data.splits import Splits, input_layout
 from rnnlab.io import write_json
 from rnnlab.models import load_model
 from rnnlab.tasks import Task, get_task, load_prepared

@@ -17,7 +17,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from rnnlab.config.settings import experiment_paths
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_dir, read_json
 from rnnlab.plots import learning_curves
 from rnnlab.serving.package import save_and_log

@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from rnnlab.config.settings import experiment_paths
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_file, read_json, write_json
 from rnnlab.tasks import load_prepared
 from rnnlab.tracking import runs as tracking
@@ -27,20 +27,25 @@ CHECKPOINT_PHASE = "select"
 
 
 def run_select(cfg: DictConfig, root: Path) -> Selection:
+    """Choose (or, without a refit, record that train's early stopping chooses) and write
+    selection/<experiment>.json; a non-chief worker of a multi-worker run writes nothing."""
     # The experiment's run goes to the tracking server next: know now that it is there.
     tracking.check_reachable(tracking.tracking_uri(root))
     paths = experiment_paths(cfg, root)
-    selection = validation_run(cfg, paths) if cfg.trainer.refit else Selection(refit=False)
-    if selection is not None:
+    if not cfg.trainer.refit:
+        selection, chief = Selection(refit=False), True
+    else:
+        selection, chief = validation_run(cfg, paths)
+    if chief:
         with atomic_file(paths["selection"]) as tmp:
             write_json(tmp, selection.to_dict())
         log.info("selected %s: refit=%s epochs=%s", cfg.name, selection.refit, selection.epochs)
     return selection
 
 
-def validation_run(cfg: DictConfig, paths: dict[str, Path]) -> Selection | None:
-    """The validation run; a non-chief worker of a multi-worker run trains in lock step with
-    the chief but writes nothing (None)."""
+def validation_run(cfg: DictConfig, paths: dict[str, Path]) -> tuple[Selection, bool]:
+    """The validation run, and whether this process is the chief (a non-chief worker of a
+    multi-worker run trains in lock step with the chief in a checkpoint of its own)."""
     use_threads(cfg.trainer.threads)  # first: both are fixed once TensorFlow starts
     strategy = make_strategy(cfg.trainer.strategy)
     splits = load_prepared(paths["data"], input_layout(cfg))
@@ -50,7 +55,7 @@ def validation_run(cfg: DictConfig, paths: dict[str, Path]) -> Selection | None:
     start_fresh_if_not_resuming(checkpoint, cfg)
     selection = select(cfg, splits, checkpoint, [], strategy)
     shutil.rmtree(checkpoint, ignore_errors=True)
-    return selection if is_chief(strategy) else None
+    return selection, is_chief(strategy)
 
 
 def read_selection(path: Path) -> Selection:

@@ -48,7 +48,7 @@ def run_job(cfg: DictConfig, root: Path) -> float:
     # A sweep is judged on validation: the select stage's run for a refitting experiment,
     # else the fit's own validation epochs.
     selection = run_select(cfg, root)
-    result = train(cfg, root)
+    result = train(cfg, root, selection)
     history = selection.history_frame() if selection.refit else result["history"]
     task = get_task(cfg.dataset.task)
     key = task.validation_metric

@@ -18,14 +18,14 @@ import mlflow
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.settings import experiment_paths
-from rnnlab.data.arrays import input_layout
+from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_dir, write_json
 from rnnlab.pipeline.select import read_selection
 from rnnlab.tasks import load_prepared
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.checkpoints import start_fresh_if_not_resuming
 from rnnlab.training.fit import model_summary
-from rnnlab.training.selection import Fitted, fit_to_keep
+from rnnlab.training.selection import Fitted, Selection, fit_to_keep
 from rnnlab.training.strategy import is_chief, make_strategy, use_threads, worker_label
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,13 @@ class EpochLogger(keras.callbacks.Callback):
         tracking.log_epoch(logs or {}, epoch, self.prefix)
 
 
-def train(cfg: DictConfig, root: Path) -> dict:
+def train(cfg: DictConfig, root: Path, selection: Selection | None = None) -> dict:
+    """Train the model to keep; `selection` defaults to the select stage's record."""
     use_threads(cfg.trainer.threads)  # first: both are fixed once TensorFlow starts
     strategy = make_strategy(cfg.trainer.strategy)
     paths = experiment_paths(cfg, root)
     splits = load_prepared(paths["data"], input_layout(cfg))
-    selection = read_selection(paths["selection"])
+    selection = selection or read_selection(paths["selection"])
     checkpoint = paths["checkpoint"] / CHECKPOINT_PHASE
     if not is_chief(strategy):
         return train_as_worker(cfg, splits, selection, checkpoint, strategy)

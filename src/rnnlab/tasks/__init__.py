@@ -12,7 +12,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from rnnlab.data.arrays import Splits
+from rnnlab.data.splits import Splits
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.io import read_json
 from rnnlab.tasks.base import Task

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-from rnnlab.data.arrays import DataSpec, Splits, word_vectors_file
+from rnnlab.data.splits import DataSpec, Splits, word_vectors_file
 from rnnlab.errors import ConfigError
 from rnnlab.io import load_array
 

@@ -15,7 +15,8 @@ import tensorflow as tf
 from omegaconf import DictConfig
 
 from rnnlab.config.schema import OPTIMIZERS
-from rnnlab.data.arrays import Splits, batch_count, bucket_padding, to_dataset
+from rnnlab.data.arrays import batch_count, to_dataset
+from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.models import build_model
 from rnnlab.models.builders import adapt_to_training_data
 from rnnlab.tasks import get_task

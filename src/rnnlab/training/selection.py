@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.data.arrays import Splits
+from rnnlab.data.splits import Splits
 from rnnlab.training.fit import fit, schedule_epochs
 
 log = logging.getLogger(__name__)

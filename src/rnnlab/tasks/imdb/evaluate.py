@@ -9,7 +9,8 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn import metrics as skm
 
-from rnnlab.data.arrays import Splits, bucket_padding, to_dataset
+from rnnlab.data.arrays import to_dataset
+from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.plots import plt, save
 from rnnlab.tasks.imdb import LABELS, TASK, predicted_labels
 

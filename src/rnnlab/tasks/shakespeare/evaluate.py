@@ -9,7 +9,8 @@ from pathlib import Path
 import keras
 from omegaconf import DictConfig
 
-from rnnlab.data.arrays import Splits, to_dataset
+from rnnlab.data.arrays import to_dataset
+from rnnlab.data.splits import Splits
 from rnnlab.tasks.shakespeare import TASK
 from rnnlab.tasks.shakespeare.generation import CharGenerator
 

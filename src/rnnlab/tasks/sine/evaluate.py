@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from rnnlab.data.arrays import Splits
+from rnnlab.data.splits import Splits
 from rnnlab.plots import plt, save
 from rnnlab.tasks.sine import TASK
 
