@@ -67,7 +67,7 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    checkpoint = root / "checkpoints" / "sine_lstm"
+    checkpoint = root / "checkpoints" / "sine_lstm" / "train"  # the train stage's fit
     deadline = time.monotonic() + 300
     while (
         backed_up_epochs(checkpoint) < 2 and process.poll() is None and time.monotonic() < deadline
@@ -85,7 +85,7 @@ def test_sigkilled_training_resumes_from_last_epoch(root: Path) -> None:
     assert [row["epoch"] for row in resumed] == [0, 1, 2, 3, 4, 5]
     assert resumed[:done_before_kill] == uninterrupted[:done_before_kill]  # restored, not retrained
     assert resumed[-1]["val_loss"] == pytest.approx(uninterrupted[-1]["val_loss"], rel=RESUME_RTOL)
-    assert not checkpoint.exists()
+    assert not checkpoint.parent.exists()
 
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["sine-regression"], output_format="list")

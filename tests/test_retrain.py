@@ -49,7 +49,7 @@ def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None
     run([str(BIN / "dvc"), "push"], project)
     assert any((project.parent / "rnnlab-dvc-remote").rglob("*"))
     # What a fresh clone lacks: the cache and every cached output (git keeps the rest).
-    for generated in (".dvc/cache", "data", "models"):
+    for generated in (".dvc/cache", "data", "models", "serving"):
         shutil.rmtree(project / generated)
     for cached in project.glob("plots/*/*"):
         if cached.name != "history.csv":
@@ -76,8 +76,8 @@ def test_retrain_push_wipe_pull_reproduce_and_fail_safely(project: Path) -> None
     assert "experiment 'imdb_pool': model.type='bogus' is unknown" in broken.stderr
     assert champions(project) == before
 
-    # A failure in the middle of the pipeline: a valid change reruns train@imdb_pool, whose
-    # checkpoint folder cannot be created.
+    # A failure in the middle of the pipeline: a valid change reruns select@imdb_pool (it
+    # refits), whose checkpoint folder cannot be created.
     (project / "checkpoints").mkdir(exist_ok=True)
     (project / "checkpoints" / "imdb_pool").write_text("in the way")
     failed = subprocess.run(
