@@ -18,7 +18,7 @@ from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_file, read_json, write_json
 from rnnlab.tasks import load_prepared
 from rnnlab.tracking import runs as tracking
-from rnnlab.training.checkpoints import start_fresh_if_not_resuming
+from rnnlab.training.checkpoints import start_fresh_if_not_resuming, worker_checkpoint
 from rnnlab.training.selection import Selection, select
 from rnnlab.training.strategy import is_chief, make_strategy, use_threads, worker_label
 
@@ -51,7 +51,7 @@ def validation_run(cfg: DictConfig, paths: dict[str, Path]) -> tuple[Selection, 
     splits = load_prepared(paths["data"], input_layout(cfg))
     checkpoint = paths["checkpoint"] / CHECKPOINT_PHASE
     if not is_chief(strategy):
-        checkpoint = checkpoint.with_name(f"{CHECKPOINT_PHASE}.{worker_label(strategy)}")
+        checkpoint = worker_checkpoint(checkpoint, worker_label(strategy))
     start_fresh_if_not_resuming(checkpoint, cfg)
     selection = select(cfg, splits, checkpoint, [], strategy)
     shutil.rmtree(checkpoint, ignore_errors=True)

@@ -23,7 +23,7 @@ from rnnlab.io import atomic_dir, write_json
 from rnnlab.pipeline.select import read_selection
 from rnnlab.tasks import load_prepared
 from rnnlab.tracking import runs as tracking
-from rnnlab.training.checkpoints import start_fresh_if_not_resuming
+from rnnlab.training.checkpoints import start_fresh_if_not_resuming, worker_checkpoint
 from rnnlab.training.fit import model_summary
 from rnnlab.training.selection import Fitted, Selection, fit_to_keep
 from rnnlab.training.strategy import is_chief, make_strategy, use_threads, worker_label
@@ -77,11 +77,12 @@ def train(cfg: DictConfig, root: Path, selection: Selection | None = None) -> di
 def train_as_worker(cfg: DictConfig, splits, selection, checkpoint: Path, strategy) -> dict:
     """A non-chief worker of a multi-worker run: it trains its share in lock step with the
     chief but logs nothing and writes no outputs; its resumable state lives in a folder of
-    its own beside the chief's, so a shared file system sees no two writers."""
-    checkpoint = checkpoint.with_name(f"{checkpoint.name}.{worker_label(strategy)}")
+    its own beside the chief's (which the chief removes when it ends), so a shared file
+    system sees no two writers."""
+    checkpoint = worker_checkpoint(checkpoint, worker_label(strategy))
     start_fresh_if_not_resuming(checkpoint, cfg)
     fitted = fit_to_keep(cfg, splits, selection, checkpoint, [], strategy)
-    shutil.rmtree(checkpoint, ignore_errors=True)
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
     log.info("worker %s of %s done: %s", worker_label(strategy), cfg.name, fitted.info())
     return result(fitted, fitted.info(), None, None)
 

@@ -52,3 +52,10 @@ def start_fresh_if_not_resuming(checkpoint: Path, cfg: DictConfig) -> None:
         shutil.rmtree(checkpoint, ignore_errors=True)
     checkpoint.mkdir(parents=True, exist_ok=True)
     write_json(stamp, {"fingerprint": training_fingerprint(cfg)})
+
+
+def worker_checkpoint(checkpoint: Path, worker: str) -> Path:
+    """A non-chief worker's folder for one phase: checkpoints/<experiment>.<worker>/<phase>,
+    beside the chief's checkpoints/<experiment>/, which the chief removes when it ends."""
+    experiment = checkpoint.parent
+    return experiment.with_name(f"{experiment.name}.{worker}") / checkpoint.name
