@@ -19,8 +19,8 @@ import numpy as np
 import sklearn.metrics as skm
 
 import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
+from rnnlab.data.arrays import example_outputs
 from rnnlab.io import load_array
-from rnnlab.pipeline.evaluate import review_probabilities
 from rnnlab.tasks.imdb import predicted_labels
 
 SPLITS = ("train", "test")
@@ -30,7 +30,7 @@ def skew_row(model: keras.Model, folder: Path, split: str, sample: int, seed: in
     x, y = load_array(folder, f"x_{split}"), load_array(folder, f"y_{split}").ravel()
     pick = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
     # Scored and thresholded as the evaluate stage does (padded batches give the same outputs).
-    pred = predicted_labels(review_probabilities(model, x[pick], padding=None))
+    pred = predicted_labels(example_outputs(model, x[pick], padding=None))
     (tn, fp), (fn, tp) = skm.confusion_matrix(y[pick], pred, labels=[0, 1])
     return (
         f"| {split} | {len(pick):,} | {pred.mean():.3f} | {y[pick].mean():.3f} "

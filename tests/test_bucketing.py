@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from rnnlab.config.settings import compose_run
-from rnnlab.data.arrays import BUCKET_BATCHES, to_dataset, token_lengths
+from rnnlab.data.arrays import BUCKET_BATCHES, example_outputs, to_dataset, token_lengths
 from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError
 from rnnlab.models import build_model
@@ -99,16 +99,15 @@ def test_a_masked_model_scores_a_trimmed_batch_as_the_padded_one(padding: str, c
         np.testing.assert_allclose(model.predict(xb, verbose=0).ravel(), padded[yb], atol=1e-5)
 
 
-def test_evaluation_scores_bucketed_batches_in_the_reviews_order(monkeypatch) -> None:
+def test_example_outputs_of_bucketed_batches_come_in_the_reviews_order(monkeypatch) -> None:
     from rnnlab.data import arrays as datasets
-    from rnnlab.tasks.imdb import evaluate as evaluation
 
-    monkeypatch.setattr(evaluation, "EVAL_BATCH", 8)
+    monkeypatch.setattr(datasets, "PREDICT_BATCH", 8)
     monkeypatch.setattr(datasets, "BUCKET_BATCHES", 3)  # several sorted runs, not one
     model = build_model(masked_recurrent(), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN))
     x, _ = padded_reviews(100, "post", seed=4)
-    padded = evaluation.review_probabilities(model, x, None)
-    bucketed = evaluation.review_probabilities(model, x, "post")
+    padded = example_outputs(model, x, None)
+    bucketed = example_outputs(model, x, "post")
     np.testing.assert_allclose(bucketed, padded, atol=1e-5)
     assert len(np.unique(padded.round(6))) > 50  # distinct scores, so the order is checked
 

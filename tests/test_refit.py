@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -119,6 +120,14 @@ def test_selection_runs_on_the_training_split_and_records_the_best_epoch(
     assert selection.refit and selection.epochs == best_epoch_count(ran, cfg.trainer)
     assert selection.best == pytest.approx(ran["val_loss"].iloc[selection.epochs - 1])
     assert selection.seconds > 0 and "val_loss" in ran
+    # Each validation review's P(positive) under the chosen epoch's weights (what an
+    # ensemble's weights are fitted on): they give that epoch's validation figures.
+    outputs, labels = np.array(selection.validation_outputs), splits.arrays["val"][1]
+    assert len(outputs) == len(labels) and ((outputs >= 0) & (outputs <= 1)).all()
+    chosen_epoch = ran.iloc[selection.epochs - 1]
+    assert ((outputs >= 0.5) == labels).mean() == pytest.approx(chosen_epoch["val_accuracy"])
+    loss = keras.losses.binary_crossentropy(labels[:, None].astype("float32"), outputs[:, None])
+    assert float(np.mean(loss)) == pytest.approx(chosen_epoch["val_loss"], abs=1e-4)
     # No refit: nothing to choose, no training.
     plain, _ = splits_and_config(tiny_root, [*POOL, "trainer.refit=false"])
     assert select(plain, splits, tmp_path / "none", [], None) == Selection(refit=False)

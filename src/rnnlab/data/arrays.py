@@ -7,6 +7,7 @@ import tensorflow as tf
 
 # Reviews sorted together by length before they are cut into batches (see to_dataset).
 BUCKET_BATCHES = 100
+PREDICT_BATCH = 256
 
 
 def to_dataset(
@@ -87,3 +88,16 @@ def trim_padding(x: tf.Tensor, lengths: tf.Tensor, padding: str) -> tf.Tensor:
     """The batch without the columns that are padding in every row (`lengths`: its rows')."""
     longest = tf.maximum(tf.reduce_max(lengths), 1)
     return x[:, :longest] if padding == "post" else x[:, tf.shape(x)[1] - longest :]
+
+
+def example_outputs(model, x: np.ndarray, bucket_padding: str | None = None) -> np.ndarray:
+    """The model's one output per example (e.g. P(positive)), in x's order, as float64. A
+    model trained on length-bucketed batches is also run on them (each trimmed to its
+    longest row): the same outputs as on the padded rows, in less time."""
+    if not bucket_padding:
+        return model.predict(x, batch_size=PREDICT_BATCH, verbose=0).ravel().astype(np.float64)
+    out = np.empty(len(x), dtype=np.float64)
+    index = np.arange(len(x))
+    for batch, rows in to_dataset(x, index, PREDICT_BATCH, False, 0, bucket_padding):
+        out[rows.numpy()] = np.asarray(model.predict_on_batch(batch)).ravel()
+    return out

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.data.splits import Splits
+from rnnlab.data.arrays import example_outputs
+from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.training.fit import fit, schedule_epochs
 
 log = logging.getLogger(__name__)
+OUTPUT_DIGITS = 6  # of the recorded validation outputs: far below any metric's precision
 
 
 @dataclass
@@ -34,6 +36,10 @@ class Selection:
     best: float | None = None  # the monitored value at the chosen epoch
     seconds: float = 0.0
     history: list[dict] = field(default_factory=list)  # the validation run, one row per epoch
+    # The chosen epoch's output for each validation example, in the split's order, for
+    # models with one output per example: what an ensemble's weights are fitted on (they
+    # must never see the test split, and the refit has seen the validation split).
+    validation_outputs: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,13 +97,26 @@ def select(
     """The validation run of a refitting experiment; a no-op record for the others."""
     if not cfg.trainer.refit:
         return Selection(refit=False)
-    _, history, seconds = fit(cfg, splits, checkpoint, callbacks, strategy)
+    model, history, seconds = fit(cfg, splits, checkpoint, callbacks, strategy)
     epochs = best_epoch_count(history, cfg.trainer)
     monitor = cfg.trainer.early_stopping.monitor
     best = float(history[monitor].iloc[epochs - 1]) if monitor in history else None
     log.info("%s: %s is best after %d of %d epochs", cfg.name, monitor, epochs, len(history))
     records = history.replace({np.nan: None}).to_dict(orient="records")
-    return Selection(True, epochs, monitor, best, round(seconds, 1), records)
+    outputs = validation_outputs(model, splits, cfg)
+    return Selection(True, epochs, monitor, best, round(seconds, 1), records, outputs)
+
+
+def validation_outputs(model: keras.Model, splits: Splits, cfg: DictConfig) -> list[float]:
+    """The model's output for each validation example (early stopping restored the chosen
+    epoch's weights), rounded for the record; none for models with several per example."""
+    if not splits.has("val"):
+        return []
+    x = splits.arrays["val"][0]
+    if np.shape(model.predict_on_batch(x[:1]))[1:] != (1,):  # e.g. a character model's steps
+        return []
+    outputs = example_outputs(model, x, bucket_padding(cfg))
+    return [round(float(v), OUTPUT_DIGITS) for v in outputs]
 
 
 def train_and_val(splits: Splits) -> Splits:

@@ -4,39 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
 from omegaconf import DictConfig
 from sklearn import metrics as skm
 
-from rnnlab.data.arrays import to_dataset
+from rnnlab.data.arrays import example_outputs
 from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.plots import plt, save
 from rnnlab.tasks.imdb import LABELS, TASK, predicted_labels
 
-EVAL_BATCH = 256
 
-
-def review_probabilities(model: keras.Model, x: np.ndarray, padding: str | None) -> np.ndarray:
-    """P(positive) per review, in x's order. A model trained on length-bucketed batches is
-    also scored on them (trimmed to their longest review): the same outputs, in less time."""
-    if not padding:
-        return model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel().astype(np.float64)
-    prob = np.empty(len(x), dtype=np.float64)
-    for batch, index in to_dataset(x, np.arange(len(x)), EVAL_BATCH, False, 0, padding):
-        prob[index.numpy()] = np.asarray(model.predict_on_batch(batch)).ravel()
-    return prob
-
-
-def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
+def evaluate(model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
     x, y = splits.arrays[TASK.held_out]
-    prob = review_probabilities(model, x, bucket_padding(cfg))
+    return scores(y, example_outputs(model, x, bucket_padding(cfg)), out, cfg.name)
+
+
+def scores(y: np.ndarray, prob: np.ndarray, out: Path, name: str) -> dict:
+    """The metrics and plots of P(positive) `prob` against the labels `y` (the ensemble
+    stage scores its combined probabilities with this too)."""
     pred = predicted_labels(prob)
     matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
     auc = float(skm.roc_auc_score(y, prob))
     fpr, tpr, _ = skm.roc_curve(y, prob)
-    confusion_matrix_plot(matrix, out / "confusion_matrix.png", f"{cfg.name} (test)")
-    roc_plot(fpr, tpr, auc, out / "roc.png", f"{cfg.name} ROC (test)")
+    confusion_matrix_plot(matrix, out / "confusion_matrix.png", f"{name} (test)")
+    roc_plot(fpr, tpr, auc, out / "roc.png", f"{name} ROC (test)")
     return {
         "test_accuracy": float(skm.accuracy_score(y, pred)),
         "test_loss": float(skm.log_loss(y, np.clip(prob, 1e-7, 1 - 1e-7), labels=[0, 1])),
