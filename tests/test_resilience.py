@@ -17,8 +17,8 @@ from mlflow import MlflowClient
 
 from rnnlab.config.settings import compose_run
 from rnnlab.data.splits import input_layout
-from rnnlab.pipeline.train import EpochLogger
 from rnnlab.tasks import load_prepared as load_splits
+from rnnlab.tracking.progress import EpochLogger
 from rnnlab.training.fit import fit
 
 from .conftest import REPO, RNNLAB, rnnlab_env, training_root

@@ -25,14 +25,15 @@ TASK_DEP = "${item.dataset.task}"
 
 # Modules that cannot change a stage's outputs: error types and messages, path and config
 # resolution and validation (the values arrive through the stage's params), MLflow logging
-# (not a DVC output), atomic file writing. Their own imports serve them, so the closure does
-# not follow them.
+# (not a DVC output), progress reporting (epoch callbacks that only read the logs), atomic
+# file writing. Their own imports serve them, so the closure does not follow them.
 NOT_OUTPUT_SHAPING = {
     "rnnlab.errors",
     "rnnlab.config.settings",
     "rnnlab.config.schema",
     "rnnlab.training.experiment",
     "rnnlab.tracking.runs",
+    "rnnlab.tracking.progress",
     "rnnlab.io",
 }
 

@@ -24,6 +24,7 @@ MIRROR_ENV = "RNNLAB_MIRROR"
 ROOT_ENV = "RNNLAB_ROOT"
 MODEL_FILE = "model.keras"  # the trained Keras model in models/<experiment>
 HISTORY_FILE = "history.csv"  # one row per epoch of the kept model's fit, in plots/<experiment>
+STATE_DIR = ".rnnlab"  # gitignored: running stages' progress, past stage durations, the run lock
 
 
 def repo_root() -> Path:

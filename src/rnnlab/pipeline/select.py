@@ -17,6 +17,7 @@ from rnnlab.config.settings import experiment_paths
 from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_file, read_json, write_json
 from rnnlab.tasks import load_prepared
+from rnnlab.tracking import progress
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.checkpoints import start_fresh_if_not_resuming, worker_checkpoint
 from rnnlab.training.selection import Selection, select
@@ -35,7 +36,7 @@ def run_select(cfg: DictConfig, root: Path) -> Selection:
     if not cfg.trainer.refit:
         selection, chief = Selection(refit=False), True
     else:
-        selection, chief = validation_run(cfg, paths)
+        selection, chief = validation_run(cfg, root, paths)
     if chief:
         with atomic_file(paths["selection"]) as tmp:
             write_json(tmp, selection.to_dict())
@@ -43,17 +44,18 @@ def run_select(cfg: DictConfig, root: Path) -> Selection:
     return selection
 
 
-def validation_run(cfg: DictConfig, paths: dict[str, Path]) -> tuple[Selection, bool]:
+def validation_run(cfg: DictConfig, root: Path, paths: dict[str, Path]) -> tuple[Selection, bool]:
     """The validation run, and whether this process is the chief (a non-chief worker of a
     multi-worker run trains in lock step with the chief in a checkpoint of its own)."""
     use_threads(cfg.trainer.threads)  # first: both are fixed once TensorFlow starts
     strategy = make_strategy(cfg.trainer.strategy)
     splits = load_prepared(paths["data"], input_layout(cfg))
     checkpoint = paths["checkpoint"] / CHECKPOINT_PHASE
+    reporters = progress.reporters(cfg, root, "select") if is_chief(strategy) else []
     if not is_chief(strategy):
         checkpoint = worker_checkpoint(checkpoint, worker_label(strategy))
     start_fresh_if_not_resuming(checkpoint, cfg)
-    selection = select(cfg, splits, checkpoint, [], strategy)
+    selection = select(cfg, splits, checkpoint, reporters, strategy)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return selection, is_chief(strategy)
 

@@ -13,7 +13,6 @@ import logging
 import shutil
 from pathlib import Path
 
-import keras
 import mlflow
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,6 +21,7 @@ from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_dir, write_json
 from rnnlab.pipeline.select import read_selection
 from rnnlab.tasks import load_prepared
+from rnnlab.tracking import progress
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.checkpoints import start_fresh_if_not_resuming, worker_checkpoint
 from rnnlab.training.fit import model_summary
@@ -31,17 +31,6 @@ from rnnlab.training.strategy import is_chief, make_strategy, use_threads, worke
 log = logging.getLogger(__name__)
 INFO_FILE = "train_info.json"
 CHECKPOINT_PHASE = "train"
-
-
-class EpochLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to the active MLflow run (a refit's under the prefix "refit_")."""
-
-    def __init__(self, prefix: str = "") -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        tracking.log_epoch(logs or {}, epoch, self.prefix)
 
 
 def train(cfg: DictConfig, root: Path, selection: Selection | None = None) -> dict:
@@ -60,7 +49,8 @@ def train(cfg: DictConfig, root: Path, selection: Selection | None = None) -> di
         tracking.log_distribution(strategy)
         tracking.log_history(selection.history)  # the select stage's validation run
         prefix = "refit_" if selection.refit else ""
-        fitted = fit_to_keep(cfg, splits, selection, checkpoint, [EpochLogger(prefix)], strategy)
+        reporters = progress.reporters(cfg, root, "train", prefix)
+        fitted = fit_to_keep(cfg, splits, selection, checkpoint, reporters, strategy)
         info = fitted.info()
         with atomic_dir(paths["model_dir"]) as folder:
             fitted.model.save(folder / paths["model"].name)

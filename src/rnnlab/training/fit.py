@@ -56,9 +56,10 @@ def steps_per_epoch(n: int, trainer: DictConfig) -> int:
 def callbacks(
     trainer: DictConfig, checkpoint: Path, has_val: bool, records: list | None = None
 ) -> list[keras.callbacks.Callback]:
-    """`records` (the MLflow EpochLogger) and the CSV history write an epoch before its backup
-    (Keras runs callbacks in list order): a kill between them re-runs that epoch and records
-    it twice (read_history keeps the last), where backup-first would lose it from the records.
+    """`records` (tracking.progress: MLflow metrics, progress) and the CSV history write an
+    epoch before its backup (Keras runs callbacks in list order): a kill between them re-runs
+    that epoch and records it twice (read_history keeps the last), where backup-first would
+    lose it from the records.
     """
     checkpoint.mkdir(parents=True, exist_ok=True)
     found = [
@@ -125,7 +126,7 @@ def fit(
         validation_steps=trainer.validation_steps if has_val else None,
         callbacks=callbacks(trainer, checkpoint, has_val, extra_callbacks),
         shuffle=False,  # to_dataset shuffles; Keras ignores (and warns about) it for datasets
-        verbose=2,
+        verbose=0,  # the callbacks report (tracking.progress), outside the stages' deps
     )
     seconds = time.perf_counter() - started
     # CSVLogger adds empty val_* columns to runs without validation; they say nothing.
