@@ -138,6 +138,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
     m = OmegaConf.create(
         {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
+        | {"l2": 0.0}
     )
     model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
     x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
@@ -151,6 +152,19 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
     assert ratio[7] == pytest.approx(np.log(negative_total / positive_total))
     prob = model.predict(x, verbose=0).ravel()
     assert (prob[:2] > 0.5).all() and (prob[2:] < 0.5).all()
+
+
+def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
+    settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
+    settings |= {"r_adj": 10.0, "l2": 0.01}
+    model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=10, seq_len=4))
+    weight = np.asarray(model.get_layer("nb").weight)
+    assert len(model.losses) == 1  # the fixed ratios and the bias are not penalised
+    assert float(model.losses[0]) == pytest.approx(0.01 * np.sum(weight**2), rel=1e-5)
+    unpenalised = build_model(
+        OmegaConf.create({**settings, "l2": 0.0}), DataSpec("imdb", vocab_size=10, seq_len=4)
+    )
+    assert not unpenalised.losses
 
 
 def test_masked_max_ignores_padded_steps() -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rnnlab.tasks import builtin_tasks
+from rnnlab.tasks import builtin_tasks, get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-TASK_DEP = "${item.dataset.task}"
+TASK_DEPS = ("${item.dataset.task}", "${item.task}")  # an experiment's task, an ensemble's
 
 # Modules that cannot change a stage's outputs: error types and messages, path and config
 # resolution and validation (the values arrive through the stage's params), MLflow logging
@@ -44,6 +44,7 @@ ENTRY_MODULES = {
     "train": ("rnnlab.pipeline.train", ("",)),
     "package": ("rnnlab.pipeline.package", ("", ".serve")),
     "evaluate": ("rnnlab.pipeline.evaluate", ("", ".evaluate")),
+    "ensemble": ("rnnlab.pipeline.ensemble", ("", ".evaluate", ".serve")),
 }
 TRAINING_STAGES = ("select", "train")
 
@@ -93,8 +94,23 @@ def holds_code(name: str) -> bool:
 
 def listed_deps(stage: str, task: str) -> list[Path]:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    deps = stages[stage]["do"]["deps"]
-    return [ROOT / dep.replace(TASK_DEP, task) for dep in deps if dep.startswith("src/")]
+    deps = [dep for dep in stages[stage]["do"]["deps"] if dep.startswith("src/")]
+    for template in TASK_DEPS:
+        deps = [dep.replace(template, task) for dep in deps]
+    return [ROOT / dep for dep in deps]
+
+
+def stage_tasks() -> list[tuple[str, str]]:
+    """(stage, task) pairs: every task's experiment stages; ensembles of the tasks that can
+    serve one."""
+    can_ensemble = [
+        t for t in builtin_tasks() if hasattr(get_task(t).role("serve"), "ENSEMBLE_WRAPPER")
+    ]
+    return [
+        (stage, task)
+        for stage in sorted(ENTRY_MODULES)
+        for task in (can_ensemble if stage == "ensemble" else builtin_tasks())
+    ]
 
 
 def covered(path: Path, deps: list[Path]) -> bool:
@@ -108,8 +124,7 @@ def test_closure_follows_function_level_and_package_imports() -> None:
     assert {"rnnlab.models.layers", "rnnlab.data.text", "rnnlab.tasks.base"} <= closure
 
 
-@pytest.mark.parametrize("task", builtin_tasks())
-@pytest.mark.parametrize("stage", sorted(ENTRY_MODULES))
+@pytest.mark.parametrize(("stage", "task"), stage_tasks())
 def test_stage_lists_every_module_that_shapes_its_outputs(stage: str, task: str) -> None:
     deps = listed_deps(stage, task)
     missing = sorted(

@@ -18,7 +18,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.front_door import CFG_PARTS, config_yaml, groups_epilog
-from rnnlab.config.settings import compose_run, load_params_section, repo_root
+from rnnlab.config.settings import (
+    compose_run,
+    load_params_section,
+    repo_root,
+    with_locations,
+)
 from rnnlab.errors import ConfigError, RnnlabError
 
 # Where a params.yaml section lands in a run config, per subcommand ("" = at the top).
@@ -47,8 +52,7 @@ def unchecked_run_config(args: argparse.Namespace, root: Path) -> DictConfig:
     params, section = load_params_section(args.params_key, root)
     slot = SECTION_SLOT.get(args.command, "")
     body = OmegaConf.create({slot: section} if slot else OmegaConf.to_container(section))
-    cfg = OmegaConf.merge({"paths": params.paths, "sources": params.sources}, body)
-    return OmegaConf.merge(cfg, OmegaConf.from_dotlist(args.overrides))
+    return OmegaConf.merge(with_locations(params, body), OmegaConf.from_dotlist(args.overrides))
 
 
 def cmd_show_config(args: argparse.Namespace, root: Path) -> None:
@@ -142,6 +146,22 @@ def cmd_evaluate(args: argparse.Namespace, root: Path) -> None:
 
     results = evaluate(run_config(args, root), root)
     print({k: v for k, v in results.items() if k != "confusion_matrix"})
+
+
+def cmd_ensemble(args: argparse.Namespace, root: Path) -> None:
+    require_tracking(root)
+    from rnnlab.config.settings import load_params
+    from rnnlab.pipeline.ensemble import ensemble
+    from rnnlab.tasks import get_task
+
+    if not args.params_key:
+        raise ConfigError("rnnlab ensemble needs --params-key ensembles.<name> (see params.yaml)")
+    result = ensemble(load_params(root), args.params_key.removeprefix("ensembles."), root)
+    metric = get_task(result["task"]).main_metric
+    print(
+        f"ensemble {args.params_key}: {metric} {result[metric]:.4f}; packaged "
+        f"{result['serving']} (version {result['version']})"
+    )
 
 
 def cmd_compare(args: argparse.Namespace, root: Path) -> None:
@@ -247,6 +267,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
         cmd_package,
     ),
     "evaluate": ("score a trained experiment, write metrics/<experiment>.json", cmd_evaluate),
+    "ensemble": (
+        "stack a task's experiments, weighted on validation (serving/<ensemble>)",
+        cmd_ensemble,
+    ),
     "promote": ("move each task's champion alias to a better challenger", cmd_promote),
     "compare": ("leaderboard of the MLflow runs vs published figures (reports/)", cmd_compare),
 }

@@ -83,6 +83,11 @@ def load_params_section(key: str, root: Path | None = None) -> tuple[DictConfig,
     return params, select(params, key)
 
 
+def with_locations(params: DictConfig, section: Any) -> DictConfig:
+    """A params.yaml section as a stage runs it: with the paths and sources it reads."""
+    return OmegaConf.merge({"paths": params.paths, "sources": params.sources}, section)
+
+
 def resolve_path(relative: str, root: Path | None = None) -> Path:
     """Absolute path of a configured location (paths.* are relative to the repo root)."""
     path = Path(relative)

@@ -95,7 +95,8 @@ def build_naive_bayes(m, data: DataSpec) -> keras.Model:
     tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
     ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
     ids = DistinctIds(name="distinct")(ids)
-    logit = NaiveBayesLogit(data.vocab_size + m.ngram_buckets, m.w_adj, m.r_adj, name="nb")(ids)
+    rows = data.vocab_size + m.ngram_buckets
+    logit = NaiveBayesLogit(rows, m.w_adj, m.r_adj, m.l2, name="nb")(ids)
     probability = keras.layers.Activation("sigmoid", name="probability")(logit)
     return keras.Model(tokens, probability, name="naive_bayes")
 

@@ -210,9 +210,11 @@ class NaiveBayesLogit(keras.layers.Layer):
     padding and has r = 0, so it never contributes.
     """
 
-    def __init__(self, rows: int, w_adj: float = 0.4, r_adj: float = 10.0, **kwargs):
+    def __init__(
+        self, rows: int, w_adj: float = 0.4, r_adj: float = 10.0, l2: float = 0.0, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.rows, self.w_adj, self.r_adj = rows, w_adj, r_adj
+        self.rows, self.w_adj, self.r_adj, self.l2 = rows, w_adj, r_adj, l2
 
     def build(self, input_shape):
         self.ratio = self.add_weight(
@@ -222,6 +224,8 @@ class NaiveBayesLogit(keras.layers.Layer):
             shape=(self.rows,),
             name="weight",
             initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+            # The L2 of an NBSVM fit, which keeps the rare n-grams' weights near the prior.
+            regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
         )
         self.bias = self.add_weight(shape=(), name="bias", initializer="zeros")
 
@@ -255,4 +259,10 @@ class NaiveBayesLogit(keras.layers.Layer):
         return (input_shape[0], 1)
 
     def get_config(self):
-        return {**super().get_config(), "rows": self.rows, "w_adj": self.w_adj, "r_adj": self.r_adj}
+        return {
+            **super().get_config(),
+            "rows": self.rows,
+            "w_adj": self.w_adj,
+            "r_adj": self.r_adj,
+            "l2": self.l2,
+        }

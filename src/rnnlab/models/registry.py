@@ -40,6 +40,7 @@ class NaiveBayesModel:
     ngram_buckets: int = 1048576
     w_adj: float = 0.4
     r_adj: float = 10.0
+    l2: float = 0.0  # L2 penalty on the learned weights (per example; NBSVM's regularised fit)
 
 
 @dataclass

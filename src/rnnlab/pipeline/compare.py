@@ -18,8 +18,8 @@ from rnnlab.tracking import runs as tracking
 
 
 def latest_runs(params: DictConfig) -> pd.DataFrame:
-    """The most recent evaluated run of each pipeline experiment."""
-    experiment_names = list(params.experiments)
+    """The most recent evaluated run of each pipeline experiment and ensemble."""
+    experiment_names = [*params.experiments, *params.get("ensembles", {})]
     tasks = {get_task(e.dataset.task).mlflow_experiment for e in params.experiments.values()}
     runs = mlflow.search_runs(
         experiment_names=sorted(tasks),

@@ -48,7 +48,9 @@ def apply_profile(params):
 
 
 def validate_all(params) -> None:
-    """Every experiment and dataset variant must pass the schema before anything runs."""
+    """Every experiment, ensemble and dataset variant must pass its checks before anything
+    runs."""
+    from rnnlab.pipeline.ensemble import ensemble_spec
     from rnnlab.training.experiment import validate_dataset, validate_experiment
 
     for key, experiment in params.get("experiments", {}).items():
@@ -56,6 +58,8 @@ def validate_all(params) -> None:
             validate_experiment(experiment)
         except ConfigError as exc:
             raise ConfigError(f"experiment '{key}': {exc}") from exc
+    for section in params.get("ensembles", {}).values():
+        ensemble_spec(section, params.get("experiments", {}))
     for task, variants in params.get("datasets", {}).items():
         for key, variant in variants.items():
             try:

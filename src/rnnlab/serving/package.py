@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -81,6 +82,42 @@ def serving_model_args(
 def save_and_log(target: Path, task: Task, model_file: Path, data_dir: Path, layout: str) -> str:
     """Save the wrapper to `target` and log it as the active run's `model`; returns its URI."""
     with serving_model_args(task, model_file, data_dir, layout) as args:
+        mlflow.pyfunc.save_model(path=str(target), **args)
+        return mlflow.pyfunc.log_model(name="model", **args).model_uri
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of an ensemble, as `save_and_log` takes a single one."""
+
+    name: str
+    model_file: Path
+    data_dir: Path
+    input_layout: str
+
+
+def save_ensemble_and_log(target: Path, task: Task, members: list[Member], stacking: dict) -> str:
+    """Save the task's ensemble wrapper (each member's serving model inside it, combined by
+    `stacking`) to `target` and log it as the active run's `model`; returns its URI."""
+    serve = task.role("serve")
+    with tempfile.TemporaryDirectory(prefix="rnnlab-ensemble-") as tmp:
+        artifacts = {}
+        for member in members:
+            folder = Path(tmp) / f"member_{member.name}"
+            with serving_model_args(
+                task, member.model_file, member.data_dir, member.input_layout
+            ) as args:
+                mlflow.pyfunc.save_model(path=str(folder), **args)
+            artifacts[folder.name] = str(folder)
+        settings = Path(tmp) / "ensemble.json"
+        write_json(settings, {"members": list(artifacts), "stacking": stacking})
+        args = {
+            "python_model": serve.ENSEMBLE_WRAPPER(),
+            "artifacts": {**artifacts, serve.ENSEMBLE_SETTINGS: str(settings)},
+            "signature": signature(serve),
+            "pip_requirements": requirements(),
+            "metadata": {TASK_METADATA: task.name},
+        }
         mlflow.pyfunc.save_model(path=str(target), **args)
         return mlflow.pyfunc.log_model(name="model", **args).model_uri
 

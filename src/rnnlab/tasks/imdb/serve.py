@@ -88,4 +88,28 @@ def review_texts(column: pd.Series) -> list[str]:
     return [str(text) for text in column]
 
 
+class ReviewEnsemble(mlflow.pyfunc.PythonModel):
+    """Raw review text -> the stacked probability of its members (each a ReviewClassifier
+    with its own vocabulary and padding). Token counts are the first member's."""
+
+    def load_context(self, context) -> None:
+        from rnnlab.models.stacking import Stacking
+
+        settings = read_json(Path(context.artifacts[ENSEMBLE_SETTINGS]))
+        self.stacking = Stacking.from_dict(settings["stacking"])
+        self.members = [
+            mlflow.pyfunc.load_model(context.artifacts[member]) for member in settings["members"]
+        ]
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        outputs = [member.predict(model_input) for member in self.members]
+        probabilities = np.column_stack([out["probability"].to_numpy() for out in outputs])
+        prob = self.stacking.combine(probabilities)
+        return outputs[0].assign(probability=prob, label=np.asarray(LABELS)[predicted_labels(prob)])
+
+
 WRAPPER = ReviewClassifier
+ENSEMBLE_WRAPPER = ReviewEnsemble
+ENSEMBLE_SETTINGS = "ensemble"  # the artifact naming the members and their stacking
