@@ -18,7 +18,7 @@ REMOTE_EXTRA ?=
 comma := ,
 EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv
+.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -69,6 +69,23 @@ SERVE_PORT ?= 5001
 serve: install
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db $(VENV)/bin/mlflow models serve \
 		-m $(MODEL) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+# The team's tracking server (docs/scaling.md): runs and the registry in PostgreSQL, artifacts
+# proxied to an S3 bucket (clients need no bucket credentials), MLflow's basic-auth app.
+# The server itself needs the bucket's AWS_* variables (and MLFLOW_S3_ENDPOINT_URL for
+# MinIO or moto), MLFLOW_FLASK_SERVER_SECRET_KEY (the auth app's CSRF key, the same on every
+# server) and, on its first start, MLFLOW_AUTH_ADMIN_PASSWORD. 127.0.0.1 unless told:
+# make server SERVER_HOST=0.0.0.0 BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=s3://...
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5000
+SERVER_WORKERS ?= 2
+BACKEND_STORE_URI ?= postgresql://mlflow@127.0.0.1:5432/mlflow
+ARTIFACTS_DESTINATION ?= s3://rnnlab-team/mlartifacts
+AUTH_CONFIG ?= $(CURDIR)/deploy/basic_auth.ini
+server: install
+	MLFLOW_AUTH_CONFIG_PATH=$(AUTH_CONFIG) $(VENV)/bin/mlflow server --app-name basic-auth \
+		--backend-store-uri $(BACKEND_STORE_URI) --artifacts-destination $(ARTIFACTS_DESTINATION) \
+		--host $(SERVER_HOST) --port $(SERVER_PORT) --workers $(SERVER_WORKERS)
 
 clean-venv:
 	rm -rf $(VENV)
