@@ -78,20 +78,12 @@ def postgres(databases: tuple[str, ...] = ("mlflow", "mlflow_auth")) -> Iterator
             capture_output=True,
         )
         options = f"-h 127.0.0.1 -p {port} -k {home}"
-        subprocess.run(
-            as_unprivileged(
-                [postgres_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w"]
-                + ["start"]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        pg_ctl = [postgres_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(log)]
+        subprocess.run(as_unprivileged([*pg_ctl, "-w", "start"]), check=True, capture_output=True)
+        client = ["-h", "127.0.0.1", "-p", str(port), "-U", "mlflow"]
         for name in databases:
             subprocess.run(
-                [postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow"]
-                + [name],
-                check=True,
-                capture_output=True,
+                [postgres_bin("createdb"), *client, name], check=True, capture_output=True
             )
         yield f"postgresql://mlflow@127.0.0.1:{port}"
     finally:
@@ -209,7 +201,12 @@ def team_server(folder: Path) -> Iterator[TeamServer]:
             "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN[1],
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-csrf-key",
         }
-        cmd = ["make", "--no-print-directory", "server", *(f"{k}={v}" for k, v in variables.items())]
+        cmd = [
+            "make",
+            "--no-print-directory",
+            "server",
+            *(f"{k}={v}" for k, v in variables.items()),
+        ]
         with background(cmd, log, env=env, cwd=REPO):
             wait_until(lambda: answers(f"{uri}/health"), "make server", log)
             for account in (CI, VIEWER):
