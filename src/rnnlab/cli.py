@@ -161,7 +161,7 @@ def cmd_promote(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.pipeline.retrain import preflight
 
     params = load_params(root)
-    preflight(params, root)
+    preflight(params, root, kinds=("registered_model",))  # promote moves aliases only
     for d in promote(params, root):
         print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
 

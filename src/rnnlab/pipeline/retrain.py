@@ -97,11 +97,13 @@ def write_report(root: Path, reports: Path, ran: list[str]) -> Path:
     return path
 
 
-def preflight(params, root: Path) -> None:
+def preflight(params, root: Path, kinds: tuple[str, ...] = access.KINDS) -> None:
     """Before DVC starts: the server answers, knows the account, and lets it log the runs
-    and move the champions of every task in the pipeline (tracking/access.py)."""
+    (kind experiment) and move the champions (registered_model) of every task in the
+    pipeline (tracking/access.py)."""
     tasks = [experiment.dataset.task for experiment in params.get("experiments", {}).values()]
-    access.check_access(tracking.tracking_uri(root), access.pipeline_needs(tasks))
+    needs = [need for need in access.pipeline_needs(tasks) if need.kind in kinds]
+    access.check_access(tracking.tracking_uri(root), needs)
 
 
 def retrain(overrides: list[str], root: Path, force: bool = False) -> Path:

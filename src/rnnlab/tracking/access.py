@@ -26,6 +26,7 @@ USER_PERMISSION = "/api/3.0/mlflow/users/permissions/get"
 # MLflow's permission levels that allow creating runs, model versions and aliases.
 MAY_UPDATE = {"EDIT", "MANAGE"}
 NOTHING_RAN = "Nothing was run."
+KINDS = ("experiment", "registered_model")  # the auth API's names of what we write to
 
 
 @dataclass(frozen=True)
