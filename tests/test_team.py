@@ -5,6 +5,7 @@ and the champion from a clone without the registry."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -248,7 +249,8 @@ def check_champion_without_registry(
     assert not (root / "mlflow.db").exists()
     result = rnnlab(root, env, "predict", REVIEW, "--output", "jsonl")
     assert result.returncode == 0, result.stderr
-    assert '"text":"A wonderful' in result.stdout.replace(" ", "")
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["text"] == REVIEW and 0 <= row["probability"] <= 1
     assert (
         f"model: {root / 'serving' / 'imdb_pool'}: the imdb champion recorded in "
         f"{root / 'reports' / 'promotion.json'} (imdb_pool, rnnlab-imdb version "
