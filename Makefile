@@ -116,8 +116,11 @@ SERVER_WORKERS ?= 2
 BACKEND_STORE_URI ?= postgresql://mlflow@127.0.0.1:5432/mlflow
 ARTIFACTS_DESTINATION ?= s3://rnnlab-team/mlartifacts
 AUTH_CONFIG ?= $(CURDIR)/deploy/basic_auth.ini
+# MLflow's GenAI job runners (seven processes) are off: the pipeline has no use for them.
+SERVER_JOBS ?= false
 server: install
-	MLFLOW_AUTH_CONFIG_PATH=$(AUTH_CONFIG) $(VENV)/bin/mlflow server --app-name basic-auth \
+	MLFLOW_AUTH_CONFIG_PATH=$(AUTH_CONFIG) MLFLOW_SERVER_ENABLE_JOB_EXECUTION=$(SERVER_JOBS) \
+		$(VENV)/bin/mlflow server --app-name basic-auth \
 		--backend-store-uri $(BACKEND_STORE_URI) --artifacts-destination $(ARTIFACTS_DESTINATION) \
 		--host $(SERVER_HOST) --port $(SERVER_PORT) --workers $(SERVER_WORKERS)
 
