@@ -97,7 +97,10 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
                 background(["slurmd", "-D", "-N", "localhost", "-f", str(conf)], home / "d.out")
             )
             wait_for_idle_node(env, home)
-            yield {"SLURM_CONF": str(conf), "SLURM_HOME": str(home)}
+            try:
+                yield {"SLURM_CONF": str(conf), "SLURM_HOME": str(home)}
+            finally:
+                drain(env)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -114,6 +117,30 @@ def wait_for_idle_node(env: dict[str, str], home: Path, timeout: float = 60) -> 
             logs = "".join(p.read_text(errors="replace") for p in sorted(home.glob("*.log")))
             raise RuntimeError(f"the SLURM node is {state!r}, not idle:\n{logs}")
         time.sleep(0.5)
+
+
+def queued(env: dict[str, str]) -> list[str]:
+    result = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True)
+    return result.stdout.split()
+
+
+def drain(env: dict[str, str], timeout: float = 120) -> None:
+    """Let every job end before the daemons stop: a job step whose slurmd is gone would
+    wait for it forever (submitit returns once a job has written its result, which can be
+    before SLURM has finished the job)."""
+    if not emptied(env, timeout):
+        subprocess.run(["scancel", "--full", *queued(env)], env=env, capture_output=True)
+        if not emptied(env, 30):
+            raise RuntimeError(f"SLURM jobs {queued(env)} did not end")
+
+
+def emptied(env: dict[str, str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while queued(env):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 @pytest.mark.slow  # a SLURM cluster and two training jobs: ~1.5 min
