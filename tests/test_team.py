@@ -130,7 +130,7 @@ def rnnlab(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
     )
 
 
-@pytest.mark.slow  # a server on PostgreSQL and S3, the smoke pipeline twice: ~5 min
+@pytest.mark.slow  # a server on PostgreSQL and S3, the smoke pipeline and a no-op rerun
 def test_team_retrains_with_the_workflows_steps_and_a_clone_finds_everything(
     project: Path, tmp_path: Path
 ) -> None:
