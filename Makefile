@@ -18,7 +18,8 @@ REMOTE_EXTRA ?=
 comma := ,
 EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv
+.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv server \
+	team-remote pull push retrain-summary pr-paths
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,7 +39,40 @@ repro: compose
 
 # What the scheduled workflow runs: reproduce, promote better models, write reports/retrain.md.
 retrain: install
-	$(VENV)/bin/rnnlab retrain suite=$(SUITE)
+	$(VENV)/bin/rnnlab retrain suite=$(SUITE) profile=$(PROFILE)
+
+# The scheduled workflow's other steps (.github/workflows/retrain.yml runs these targets in
+# this order; tests/test_team.py runs the workflow's own steps against a local team setup).
+# The team's DVC remote, kept out of the repo (.dvc/config.local); S3_ENDPOINT_URL only for
+# an S3 service other than AWS (MinIO, moto). Credentials: the usual AWS_* variables.
+DVC_REMOTE_URL ?=
+S3_ENDPOINT_URL ?=
+team-remote: install
+	test -n "$(DVC_REMOTE_URL)" || { echo "set DVC_REMOTE_URL, e.g. s3://bucket/rnnlab"; exit 2; }
+	$(VENV)/bin/dvc remote add --local --default --force team "$(DVC_REMOTE_URL)"
+	$(if $(S3_ENDPOINT_URL),$(VENV)/bin/dvc remote modify --local team endpointurl "$(S3_ENDPOINT_URL)")
+
+pull: install
+	$(VENV)/bin/dvc pull --allow-missing
+
+push: install
+	$(VENV)/bin/dvc push
+
+# The job summary: metrics against $(BASE), the retraining report, the leaderboard.
+BASE ?= main
+retrain-summary: install
+	@echo "## Metrics diff against $(BASE)"
+	@$(VENV)/bin/dvc metrics diff $(BASE) --md || true
+	@echo
+	@cat reports/retrain.md 2>/dev/null || echo "no retrain report (the run failed before it)"
+	@echo
+	@cat reports/leaderboard.md 2>/dev/null || true
+
+# What the retraining pull request commits: every file DVC keeps in git (`rnnlab
+# git-outputs`), as the step output `paths` appended to $(OUTPUT) ($GITHUB_OUTPUT in CI).
+OUTPUT ?= /dev/stdout
+pr-paths: install
+	@{ echo "paths<<EOF"; $(VENV)/bin/rnnlab git-outputs; echo "EOF"; } >> "$(OUTPUT)"
 
 # The default suite runs in two pytest-xdist workers, one test file each at a time (files
 # share fixtures such as a trained champion), in collection order, which tests/conftest.py
@@ -69,6 +103,26 @@ SERVE_PORT ?= 5001
 serve: install
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db $(VENV)/bin/mlflow models serve \
 		-m $(MODEL) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+# The team's tracking server (docs/scaling.md): runs and the registry in PostgreSQL, artifacts
+# proxied to an S3 bucket (clients need no bucket credentials), MLflow's basic-auth app.
+# The server itself needs the bucket's AWS_* variables (and MLFLOW_S3_ENDPOINT_URL for
+# MinIO or moto), MLFLOW_FLASK_SERVER_SECRET_KEY (the auth app's CSRF key, the same on every
+# server) and, on its first start, MLFLOW_AUTH_ADMIN_PASSWORD. 127.0.0.1 unless told:
+# make server SERVER_HOST=0.0.0.0 BACKEND_STORE_URI=postgresql://... ARTIFACTS_DESTINATION=s3://...
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5000
+SERVER_WORKERS ?= 2
+BACKEND_STORE_URI ?= postgresql://mlflow@127.0.0.1:5432/mlflow
+ARTIFACTS_DESTINATION ?= s3://rnnlab-team/mlartifacts
+AUTH_CONFIG ?= $(CURDIR)/deploy/basic_auth.ini
+# MLflow's GenAI job runners (seven processes) are off: the pipeline has no use for them.
+SERVER_JOBS ?= false
+server: install
+	MLFLOW_AUTH_CONFIG_PATH=$(AUTH_CONFIG) MLFLOW_SERVER_ENABLE_JOB_EXECUTION=$(SERVER_JOBS) \
+		$(VENV)/bin/mlflow server --app-name basic-auth \
+		--backend-store-uri $(BACKEND_STORE_URI) --artifacts-destination $(ARTIFACTS_DESTINATION) \
+		--host $(SERVER_HOST) --port $(SERVER_PORT) --workers $(SERVER_WORKERS)
 
 clean-venv:
 	rm -rf $(VENV)

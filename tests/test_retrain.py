@@ -116,7 +116,7 @@ def test_workflow_commands_exist_in_the_repo() -> None:
     assert targets >= {"install", "retrain"}
     for target in targets:
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no target {target}"
-    subcommands = set(re.findall(r"\brnnlab (\w+)", scripts + makefile))
+    subcommands = set(re.findall(r"\brnnlab (\w[\w-]*)", scripts + makefile))
     known = set(build_parser()._subparsers._group_actions[0].choices)
     assert subcommands and subcommands <= known
     for script in re.findall(r"bash (\S+)", scripts):

@@ -124,6 +124,8 @@ def test_predict_one_review_from_the_command_line(in_project: Path, capsys) -> N
     assert 0.0 <= row["probability"] <= 1.0
     assert row["label"] == ("positive" if row["probability"] >= 0.5 else "negative")
     assert row["tokens"] == 6 and row["text"].startswith("This movie")
+    # Which model: the registry's champion, named on stderr (stdout is the model's alone).
+    assert f"model: models:/rnnlab-imdb@champion (version 1, sqlite:///{in_project}" in err
 
 
 @pytest.mark.parametrize("fmt", ["txt", "csv", "jsonl", "stdin"])

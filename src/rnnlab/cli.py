@@ -98,10 +98,13 @@ def cmd_prepare(args: argparse.Namespace, root: Path) -> None:
 
 
 def require_tracking(root: Path) -> None:
-    """Fail before any config, data or model work if the tracking server is unreachable."""
+    """Fail before any config, data or model work if the tracking server is unreachable or
+    refuses the account."""
+    from rnnlab.tracking.access import check_login
     from rnnlab.tracking.runs import check_reachable, tracking_uri
 
     check_reachable(tracking_uri(root))
+    check_login(tracking_uri(root))
 
 
 def cmd_train(args: argparse.Namespace, root: Path) -> None:
@@ -175,16 +178,21 @@ def cmd_compare(args: argparse.Namespace, root: Path) -> None:
 def cmd_promote(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.config.settings import load_params
     from rnnlab.pipeline.promote import promote
+    from rnnlab.pipeline.retrain import preflight
 
-    for d in promote(load_params(root), root):
+    params = load_params(root)
+    preflight(params, root, kinds=("registered_model",))  # promote moves aliases only
+    for d in promote(params, root):
         print(f"{d.task}: {'promoted' if d.promoted else 'kept champion'} ({d.reason})")
 
 
 def cmd_repro(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.config.settings import load_params_section
     from rnnlab.pipeline.lanes import repro
+    from rnnlab.pipeline.retrain import preflight
 
     params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
+    preflight(params, root)  # before DVC starts: the account may log and promote
     lanes = args.lanes if args.lanes is not None else plan.lanes
     repro(root, list(params.experiments), lanes, list(plan.first))
 
@@ -196,10 +204,17 @@ def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
     print(report.read_text(encoding="utf-8"))
 
 
+def cmd_git_outputs(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.pipeline.outputs import git_kept
+
+    print("\n".join(git_kept(root)))
+
+
 def cmd_use(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.serving.inference import open_model
 
-    model = open_model(args.model, args.task, root)
+    model, source = open_model(args.model, args.task, root)
+    print(f"model: {source}", file=sys.stderr)  # stderr: the output stays the model's alone
     sys.stdout.write(args.use.run(args, model))
 
 
@@ -299,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
         "overrides", nargs="*", help="Hydra overrides for the pipeline, e.g. suite=all"
     )
     retrain.set_defaults(handler=cmd_retrain)
+    git_outputs = sub.add_parser(
+        "git-outputs", help="list the pipeline's files git keeps (what a retraining commits)"
+    )
+    git_outputs.set_defaults(handler=cmd_git_outputs)
     epilog = groups_epilog()
     for name, (help_text, handler) in COMMANDS.items():
         command = add_run_command(sub, name, help_text, epilog)

@@ -38,6 +38,10 @@ class Decision:
     challenger_value: float
     champion_version: int | None
     champion_value: float | None
+    # The champion before the decision (run and experiment): with `promoted`, this says
+    # which model holds the alias after it, for a clone without the registry.
+    champion_run: str | None
+    champion_experiment: str | None
     margin: float
     promoted: bool
     reason: str
@@ -83,11 +87,14 @@ def decide(client: MlflowClient, task: str, run: pd.Series, margin: float, alias
             **base,
             champion_version=None,
             champion_value=None,
+            champion_run=None,
+            champion_experiment=None,
             promoted=True,
             reason="no champion yet",
         )
-    champion_run = client.get_run(champion.run_id)
-    champion_value = champion_run.data.metrics.get(metric)
+    held = client.get_run(champion.run_id)
+    champion_value = held.data.metrics.get(metric)
+    base |= {"champion_run": champion.run_id, "champion_experiment": held.info.run_name}
     if int(champion.version) == base["challenger_version"]:
         return Decision(
             **base,
@@ -96,7 +103,7 @@ def decide(client: MlflowClient, task: str, run: pd.Series, margin: float, alias
             promoted=False,
             reason="already the champion",
         )
-    if champion_run.data.tags.get("eval.data") != run.get("tags.eval.data"):
+    if held.data.tags.get("eval.data") != run.get("tags.eval.data"):
         return Decision(
             **base,
             champion_version=int(champion.version),

@@ -1,6 +1,7 @@
 """`rnnlab retrain`: what the scheduled workflow runs.
 
-Composes params.yaml, checks the tracking server, runs the pipeline as `make repro` does
+Checks the tracking account, composes params.yaml, checks what the account may do on the
+server (before any stage runs), runs the pipeline as `make repro` does
 (`rnnlab repro`: the lanes of conf/pipeline.yaml; `--force` is a plain `dvc repro --force`,
 since forced lanes would each rerun the data stages they share). Its last stage,
 `promote`, moves champions only to better challengers, all or nothing. Then it writes
@@ -22,6 +23,7 @@ from rnnlab.config.settings import resolve_path
 from rnnlab.errors import RnnlabError
 from rnnlab.io import atomic_file, read_json
 from rnnlab.pipeline.compose import compose_params
+from rnnlab.tracking import access
 from rnnlab.tracking import runs as tracking
 
 
@@ -95,9 +97,19 @@ def write_report(root: Path, reports: Path, ran: list[str]) -> Path:
     return path
 
 
+def preflight(params, root: Path, kinds: tuple[str, ...] = access.KINDS) -> None:
+    """Before DVC starts: the server answers, knows the account, and lets it log the runs
+    (kind experiment) and move the champions (registered_model) of every task in the
+    pipeline (tracking/access.py)."""
+    tasks = [experiment.dataset.task for experiment in params.get("experiments", {}).values()]
+    needs = [need for need in access.pipeline_needs(tasks) if need.kind in kinds]
+    access.check_access(tracking.tracking_uri(root), needs)
+
+
 def retrain(overrides: list[str], root: Path, force: bool = False) -> Path:
-    tracking.check_reachable(tracking.tracking_uri(root))
+    access.check_login(tracking.tracking_uri(root))  # a wrong password stops before compose
     params = OmegaConf.load(compose_params(overrides, root))
+    preflight(params, root)
     stdout = run_pipeline(root, force)
     ran = re.findall(r"Running stage '([^']+)'", stdout)
     reports = resolve_path(params.paths.reports, root)
