@@ -16,6 +16,8 @@ from .conftest import REPO
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 TENSORFLOW = {"tensorflow", "tensorflow-cpu"}
+# The interpreter running the tests (under `make test` the venv's, first on the PATH).
+THIS_PYTHON = f"PYTHON={sys.executable}"
 PLATFORMS = {
     "Linux x86_64": {"sys_platform": "linux", "platform_machine": "x86_64"},
     "Linux aarch64": {"sys_platform": "linux", "platform_machine": "aarch64"},
@@ -105,7 +107,7 @@ def test_cpu_and_gpu_together_are_refused() -> None:
 
 def made_venv(path: Path, groups: str) -> Path:
     """A venv folder whose stamp says this interpreter made it with these groups."""
-    dry = make("-n", "install", f"VENV={path}", f"EXTRAS={groups}").stdout
+    dry = make("-n", "install", f"VENV={path}", f"EXTRAS={groups}", THIS_PYTHON).stdout
     (stamp_line,) = [line for line in dry.splitlines() if line.startswith("echo ")]
     built_by = re.fullmatch(r'echo "(.*)" > .*', stamp_line).group(1)
     assert built_by.startswith(f"{sys.version.split()[0]} {sys.base_prefix} [")
@@ -116,22 +118,23 @@ def made_venv(path: Path, groups: str) -> Path:
 
 
 def remakes(venv: Path, *args: str) -> bool:
-    dry = make("-n", "install", f"VENV={venv}", *args).stdout
+    dry = make("-n", "install", f"VENV={venv}", THIS_PYTHON, *args).stdout
     return f"|| rm -rf {venv}" in dry and "pip install" in dry
 
 
 def test_venv_is_remade_when_its_python_or_groups_change(tmp_path: Path) -> None:
     venv = made_venv(tmp_path / "venv", "")
-    assert "Nothing to be done" in make("install", f"VENV={venv}").stdout
+    assert "Nothing to be done" in make("install", f"VENV={venv}", THIS_PYTHON).stdout
     assert remakes(venv, "EXTRAS=gpu")
-    assert remakes(venv, f"PYTHON={fake_python(tmp_path, (3, 12, 1))}")
+    other = (3, 12, 1) if sys.version_info[:2] != (3, 12) else (3, 13, 0)
+    assert remakes(venv, f"PYTHON={fake_python(tmp_path, other)}")
 
 
 def test_venv_keeps_its_extras_until_told_otherwise(tmp_path: Path) -> None:
     venv = made_venv(tmp_path / "venv", "gpu,s3")
     assert not remakes(venv)  # a later `make test` stays on the GPU build
     assert remakes(venv, "EXTRAS=")
-    assert pip_install_line(f"VENV={venv}", "EXTRAS=").endswith('-e ".[cpu,dev]"')
+    assert pip_install_line(f"VENV={venv}", THIS_PYTHON, "EXTRAS=").endswith('-e ".[cpu,dev]"')
 
 
 def tensorflow_installs(groups: set[str], platform: dict[str, str]) -> list[str]:
