@@ -3,6 +3,20 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The interpreter that makes the venv: any Python that pyproject.toml's requires-python
+# takes, e.g. `make test PYTHON=python3.12`. Looked up on the PATH less this venv
+# (activated, or put first below), since making the venv anew deletes its python.
+PYTHON ?= python3
+PYTHON_BIN := $(shell PATH='$(subst $(abspath $(VENV))/bin:,,$(PATH))' command -v $(PYTHON))
+# Optional install groups (pyproject.toml), comma-separated: gpu (TensorFlow with CUDA for
+# NVIDIA GPUs on Linux x86_64, in place of the CPU build), s3 (dvc-s3 for an S3 DVC remote).
+# Unset, it keeps those the venv was made with (see STAMP below); `EXTRAS=` drops them.
+comma := ,
+space := $(subst ,, )
+ifeq ($(origin EXTRAS),undefined)
+EXTRAS := $(subst $(space),$(comma),$(filter-out dev cpu,$(subst $(comma), ,$(shell \
+	sed -n 's/.*\[\(.*\)\]$$/\1/p' $(STAMP) 2>/dev/null))))
+endif
 # DVC stages call `rnnlab`; put the venv first on PATH so they work without activating it.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # An air-gapped machine points this at a local mirror (a directory with the files
@@ -13,21 +27,42 @@ SUITE ?= tuned
 # full (default) or quick: every experiment trains one short epoch and is scored on 2,000
 # held-out examples, to see the pipeline work.
 PROFILE ?= full
-# Extra install groups, e.g. REMOTE_EXTRA=s3 for an S3 DVC remote.
-REMOTE_EXTRA ?=
-comma := ,
-EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv server \
+.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv FORCE server \
 	team-remote pull push retrain-summary pr-paths
 
+# The groups pip installs: dev (test and lint tools) always, TensorFlow's CPU build unless
+# EXTRAS has gpu (the two exclude each other: both are the `tensorflow` module), then EXTRAS.
+EXTRAS_LIST := $(subst $(comma), ,$(EXTRAS))
+ifneq ($(filter cpu,$(EXTRAS_LIST)),)
+ifneq ($(filter gpu,$(EXTRAS_LIST)),)
+$(error EXTRAS names both cpu and gpu: TensorFlow takes one build, drop one of them)
+endif
+endif
+TF_BUILD := $(if $(filter gpu,$(EXTRAS_LIST)),,cpu)
+GROUPS := $(subst $(space),$(comma),$(sort dev $(TF_BUILD) $(EXTRAS_LIST)))
+# The stamp holds what made the venv (interpreter and groups). When that differs, as after
+# PYTHON= or EXTRAS= changes, the venv is made anew: pip cannot swap one TensorFlow build for
+# the other in place, nor a venv's Python.
+VENV_ID := $(if $(PYTHON_BIN),$(shell $(PYTHON_BIN) -c \
+	'import platform, sys; print(platform.python_version(), sys.base_prefix)' 2>/dev/null)) [$(GROUPS)]
+ifneq ($(VENV_ID),$(shell cat $(STAMP) 2>/dev/null))
+$(STAMP): FORCE
+endif
+
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	@test -n "$(PYTHON_BIN)" || { echo "rnnlab: no '$(PYTHON)' on the PATH: install a Python \
+	that README.md names and name it, e.g. make $(or $(MAKECMDGOALS),install) PYTHON=python3.12" >&2; exit 1; }
+	@$(PYTHON_BIN) scripts/check_python.py $(or $(MAKECMDGOALS),install)
+	test "$$(cat $(STAMP) 2>/dev/null)" = "$(VENV_ID)" || ! test -f $(VENV)/pyvenv.cfg || rm -rf $(VENV)
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -e ".[$(GROUPS)]"
+	echo "$(VENV_ID)" > $(STAMP)
 
 install: $(STAMP)
+
+FORCE:
 
 compose: install
 	$(VENV)/bin/rnnlab compose suite=$(SUITE) profile=$(PROFILE)
