@@ -13,12 +13,15 @@ SUITE ?= tuned
 # full (default) or quick: every experiment trains one short epoch and is scored on 2,000
 # held-out examples, to see the pipeline work.
 PROFILE ?= full
+# V=1: every stage's and library's output (rnnlab -v); quiet by default.
+V ?=
+RNNLAB := $(VENV)/bin/rnnlab$(if $(V), -v)
 # Extra install groups, e.g. REMOTE_EXTRA=s3 for an S3 DVC remote.
 REMOTE_EXTRA ?=
 comma := ,
 EXTRAS := dev$(if $(REMOTE_EXTRA),$(comma)$(REMOTE_EXTRA))
 
-.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv
+.PHONY: install repro status compose retrain test test-slow lint ui serve clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,16 +32,21 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 compose: install
-	$(VENV)/bin/rnnlab compose suite=$(SUITE) profile=$(PROFILE)
+	$(RNNLAB) compose suite=$(SUITE) profile=$(PROFILE)
 
 # `dvc repro` in two lanes at once (conf/pipeline.yaml: repro); plain `dvc repro` gives the
-# same models one stage at a time.
+# same models one stage at a time. Shows where the pipeline stands as it runs; one run per
+# checkout (a second one shows the status and stops).
 repro: compose
-	$(VENV)/bin/rnnlab repro
+	$(RNNLAB) repro
+
+# Where the pipeline stands: each experiment's stages done, running or pending, and the end.
+status: install
+	$(RNNLAB) status
 
 # What the scheduled workflow runs: reproduce, promote better models, write reports/retrain.md.
 retrain: install
-	$(VENV)/bin/rnnlab retrain suite=$(SUITE)
+	$(RNNLAB) retrain suite=$(SUITE)
 
 # The default suite runs in two pytest-xdist workers, one test file each at a time (files
 # share fixtures such as a trained champion), in collection order, which tests/conftest.py

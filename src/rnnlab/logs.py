@@ -40,6 +40,9 @@ def configure(flag: bool) -> bool:
     verbose = verbose_requested(flag)
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
+        for name, value in QUIET_ENV.items():  # a quiet parent's, inherited: not for -v
+            if os.environ.get(name) == value:
+                del os.environ[name]
     else:
         for name, value in QUIET_ENV.items():
             os.environ.setdefault(name, value)
