@@ -62,7 +62,8 @@ def test_status_shows_done_running_and_pending_stages_with_their_times(project: 
     text = status_text(project)
     took = [f"done {duration(timings[s]['seconds'])}" for s in SINE[1:]]
     assert row(text, "sine_lstm") == f"sine_lstm {took[0]} {took[1]} pending {took[2]}"
-    assert re.search(r"imdb_pool pending running epoch 2/5 \d+s pending pending", text)
+    running = r"imdb_pool pending running epoch 2/5 \d+(m\d\d)?s pending pending"
+    assert re.fullmatch(running, row(text, "imdb_pool"))
     assert row(text, "shakespeare_char_gru").split()[1] == "pending"  # the stale record
     assert row(text, "prepare_sine@steps10").startswith("prepare_sine@steps10 done")
     assert re.search(r"Stages running: 4 of 20 stages done, 1 running, 15 pending\. Ends", text)
@@ -116,15 +117,13 @@ def test_a_second_run_fails_at_once_naming_the_first_and_shows_the_status(
     compose_params(fast_overrides(project), project)
     first = hold_lock_in_another_process(project)
     try:
-        started = time.monotonic()
         second = subprocess.run(["rnnlab", "repro"], cwd=project, capture_output=True, text=True)
-        assert time.monotonic() - started < 60  # at once: no stage ran
         assert second.returncode == 2
         since = r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
         assert re.search(rf"a run is in progress \(PID {first.pid}, {since}\)", second.stderr)
         assert f"Run in progress (PID {first.pid}" in second.stdout  # the status instead
-        assert "sine_lstm" in second.stdout and "Running stage" not in second.stdout
-        assert not (project / "data").exists()
+        assert "sine_lstm" in second.stdout
+        assert "Running stage" not in second.stdout and not (project / "data").exists()  # at once
 
         # `make repro` composes first: params.yaml is never rewritten under a run.
         params = (project / "params.yaml").read_text()
