@@ -27,8 +27,11 @@ SUITE ?= tuned
 # full (default) or quick: every experiment trains one short epoch and is scored on 2,000
 # held-out examples, to see the pipeline work.
 PROFILE ?= full
+# V=1: every stage's and library's output (rnnlab -v); quiet by default.
+V ?=
+RNNLAB := $(VENV)/bin/rnnlab$(if $(V), -v)
 
-.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv FORCE server \
+.PHONY: install repro compose retrain test test-slow lint ui serve clean-venv status FORCE server \
 	team-remote pull push retrain-summary pr-paths
 
 # The groups pip installs: dev (test and lint tools) always, TensorFlow's CPU build unless
@@ -65,16 +68,21 @@ install: $(STAMP)
 FORCE:
 
 compose: install
-	$(VENV)/bin/rnnlab compose suite=$(SUITE) profile=$(PROFILE)
+	$(RNNLAB) compose suite=$(SUITE) profile=$(PROFILE)
 
 # `dvc repro` in two lanes at once (conf/pipeline.yaml: repro); plain `dvc repro` gives the
-# same models one stage at a time.
+# same models one stage at a time. Shows where the pipeline stands as it runs; one run per
+# checkout (a second one shows the status and stops).
 repro: compose
-	$(VENV)/bin/rnnlab repro
+	$(RNNLAB) repro
+
+# Where the pipeline stands: each experiment's stages done, running or pending, and the end.
+status: install
+	$(RNNLAB) status
 
 # What the scheduled workflow runs: reproduce, promote better models, write reports/retrain.md.
 retrain: install
-	$(VENV)/bin/rnnlab retrain suite=$(SUITE) profile=$(PROFILE)
+	$(RNNLAB) retrain suite=$(SUITE) profile=$(PROFILE)
 
 # The scheduled workflow's other steps (.github/workflows/retrain.yml runs these targets in
 # this order; tests/test_team.py runs the workflow's own steps against a local team setup).

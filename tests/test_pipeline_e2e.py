@@ -78,8 +78,26 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     assert all(f"| {e} |" in leaderboard for e in experiments)
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True)
-    assert sorted(runs["tags.mlflow.runName"]) == experiments
-    assert set(runs["tags.dvc.evaluate_stage"]) == {f"evaluate@{e}" for e in experiments}
+    parents = runs[runs["tags.mlflow.runName"].str.startswith("pipeline ")]
+    trained = runs.drop(parents.index)
+    assert sorted(trained["tags.mlflow.runName"]) == experiments
+    assert set(trained["tags.dvc.evaluate_stage"]) == {f"evaluate@{e}" for e in experiments}
+    # One reproduction in MLflow: every run it trained carries its id, under its parent run
+    # in each MLflow experiment.
+    (pipeline,) = set(runs["tags.rnnlab.pipeline_id"])
+    assert f"pipeline {pipeline}: 20 stages to run" in first.stdout
+    assert len(parents) == 3 and set(parents["status"]) == {"FINISHED"}
+    parent_of = dict(zip(parents["experiment_id"], parents["run_id"], strict=True))
+    assert [parent_of[e] for e in trained["experiment_id"]] == list(
+        trained["tags.mlflow.parentRunId"]
+    )
+    # Where it stands, in plain lines off a terminal; and each stage's time afterwards.
+    assert re.search(r"^\[status\] \d+ of 20 stages done; running: .*train@", first.stdout, re.M)
+    assert "[status] 20 of 20 stages done; running: none" in first.stdout
+    assert "didn't change, skipping" not in first.stdout
+    done = run(["rnnlab", "status"], project).stdout
+    assert "Everything is up to date: 20 of 20 stages done." in done
+    assert all(re.search(rf"^{e}( +done \d+(m\d\d)?s){{4}} *$", done, re.M) for e in experiments)
 
     promoted = json.loads((project / "reports" / "promotion.json").read_text())
     assert sorted(d["task"] for d in promoted) == ["imdb", "shakespeare", "sine"]
@@ -114,3 +132,12 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
     assert after["test_accuracy"] == before["test_accuracy"]
     assert again == {"package@imdb_pool", "evaluate@imdb_pool", "compare", "promote"}
     assert after["mlflow_run_id"] != before["mlflow_run_id"]
+
+    # DVC users' habits: every learning curve on one page, the metrics as columns.
+    run(["dvc", "plots", "show", "-o", "dvc_plots"], project)
+    page = (project / "dvc_plots" / "index.html").read_text()
+    assert all(f"plots/{e}/history.csv" in page for e in experiments)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"], project)
+    header = run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()[0].split(",")
+    assert {"test_accuracy", "val_bits_per_char", "test_rmse"} <= set(header)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab import logs
 from rnnlab.config.front_door import CFG_PARTS, config_yaml, groups_epilog
 from rnnlab.config.settings import (
     compose_run,
@@ -26,12 +30,19 @@ from rnnlab.config.settings import (
 )
 from rnnlab.errors import ConfigError, RnnlabError
 
+log = logging.getLogger(__name__)
+# Set by DVC for a stage's command: the stage's name (e.g. train@imdb_lstm).
+STAGE_ENV = "DVC_STAGE"
+
 # Where a params.yaml section lands in a run config, per subcommand ("" = at the top).
 SECTION_SLOT = {"download": "source", "parse": "source", "prepare": "dataset"}
 # Subcommands that run one experiment's stage on its checked config.
 EXPERIMENT_STAGES = ("select", "train", "package", "evaluate")
 # Subcommands that run on a config composed from conf/config.yaml (or read from params.yaml).
 RUN_CONFIG_COMMANDS = ("download", "parse", "prepare", *EXPERIMENT_STAGES)
+# Subcommands that load TensorFlow (the config check imports rnnlab.training; each task's
+# model-using command too): quietly, first.
+TENSORFLOW_COMMANDS = RUN_CONFIG_COMMANDS
 
 
 def run_config(args: argparse.Namespace, root: Path) -> DictConfig:
@@ -64,12 +75,15 @@ def cmd_show_config(args: argparse.Namespace, root: Path) -> None:
 
 def cmd_compose(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.pipeline.compose import compose_params, is_stale
+    from rnnlab.pipeline.run_lock import check_free
 
     if args.check:
         if is_stale(root):
             raise RnnlabError("params.yaml is stale against conf/; run `rnnlab compose`")
         print("params.yaml is up to date with conf/")
         return
+    with status_if_busy(root):
+        check_free(root)  # the running pipeline reads params.yaml: never rewrite it under it
     print(f"composed {compose_params(args.overrides, root)}")
 
 
@@ -187,18 +201,40 @@ def cmd_promote(args: argparse.Namespace, root: Path) -> None:
 
 
 def cmd_repro(args: argparse.Namespace, root: Path) -> None:
-    from rnnlab.config.settings import load_params_section
-    from rnnlab.pipeline.lanes import repro
+    from rnnlab.config.settings import load_params
+    from rnnlab.pipeline.reproduction import reproduce
     from rnnlab.pipeline.retrain import preflight
 
-    params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
-    preflight(params, root)  # before DVC starts: the account may log and promote
-    lanes = args.lanes if args.lanes is not None else plan.lanes
-    repro(root, list(params.experiments), lanes, list(plan.first))
+    preflight(load_params(root), root)  # before DVC starts: the account may log and promote
+    with status_if_busy(root):
+        reproduce(root, args.lanes)
+
+
+def cmd_status(args: argparse.Namespace, root: Path) -> None:
+    from rnnlab.pipeline.status import pipeline_status
+    from rnnlab.pipeline.watch import show
+
+    show(pipeline_status(root))
+
+
+@contextmanager
+def status_if_busy(root: Path) -> Iterator[None]:
+    """A run in progress holds this checkout: show where it stands, then fail."""
+    from rnnlab.pipeline.run_lock import RunInProgress
+
+    try:
+        yield
+    except RunInProgress:
+        cmd_status(argparse.Namespace(), root)
+        raise
 
 
 def cmd_retrain(args: argparse.Namespace, root: Path) -> None:
     from rnnlab.pipeline.retrain import retrain
+    from rnnlab.pipeline.run_lock import check_free
+
+    with status_if_busy(root):
+        check_free(root)
 
     report = retrain(args.overrides, root, force=args.force)
     print(report.read_text(encoding="utf-8"))
@@ -293,7 +329,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace, Path], None]]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlab", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, third-party libraries' included (also for the stages it runs)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     compose = sub.add_parser("compose", help="compose conf/pipeline.yaml into params.yaml")
     compose.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
@@ -306,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--lanes", type=int, help="parallel dvc repro processes (default: repro.lanes)"
     )
     repro_.set_defaults(handler=cmd_repro)
+    status = sub.add_parser(
+        "status", help="per experiment its stages done, running or pending, and the end"
+    )
+    status.set_defaults(handler=cmd_status)
     retrain = sub.add_parser("retrain", help="compose, dvc repro, promote better models, report")
     retrain.add_argument(
         "--force", action="store_true", help="retrain every stage (dvc repro --force)"
@@ -343,14 +388,42 @@ def chosen_handler(args: argparse.Namespace) -> Callable[[argparse.Namespace, Pa
     return args.handler
 
 
+def uses_tensorflow(args: argparse.Namespace) -> bool:
+    if getattr(args, "cfg", None):  # printing a config loads no model
+        return False
+    return args.command in TENSORFLOW_COMMANDS or args.handler is cmd_use
+
+
+@contextmanager
+def timed_stage(args: argparse.Namespace, root: Path) -> Iterator[None]:
+    """Under `dvc repro` (DVC_STAGE): say what the stage does and how long it took, and
+    keep its progress record and, when it succeeds, its duration (tracking.state)."""
+    stage = os.environ.get(STAGE_ENV, "").rsplit(":", 1)[-1]
+    if not stage or args.command not in COMMANDS or getattr(args, "cfg", None):
+        yield
+        return
+    from rnnlab.tracking import state
+
+    state.write_progress(root, stage)
+    log.info("%s: %s", stage, COMMANDS[args.command][0])
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        state.clear_progress(root, stage)
+    seconds = time.monotonic() - started
+    state.record_duration(root, stage, seconds)
+    log.info("%s: done in %.1fs", stage, seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if not logs.configure(args.verbose) and uses_tensorflow(args):
+        logs.import_tensorflow_quietly()
     try:
-        chosen_handler(args)(args, repo_root())
+        root = repo_root()
+        with timed_stage(args, root):
+            chosen_handler(args)(args, root)
     except RnnlabError as exc:
         print(f"rnnlab {args.command}: error: {exc}", file=sys.stderr)
         return 2

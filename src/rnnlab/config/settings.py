@@ -41,6 +41,21 @@ def repo_root() -> Path:
     )
 
 
+def project_home(root: Path) -> Path:
+    """The real repository, also from inside a DVC temporary experiment copy
+    (`dvc exp run --temp/--queue` works under `<repo>/.dvc/tmp/exps/`)."""
+    parts = root.resolve().parts
+    for i in range(len(parts) - 1):
+        if parts[i : i + 2] == (".dvc", "tmp"):
+            return Path(*parts[:i])
+    return root.resolve()
+
+
+def state_dir(root: Path) -> Path:
+    """The gitignored folder of the real repository's run state (STATE_DIR)."""
+    return project_home(root) / STATE_DIR
+
+
 def compose(config_name: str, overrides: list[str], root: Path | None = None) -> DictConfig:
     """Compose a config from conf/ exactly as DVC does (same Hydra call, resolved)."""
     from hydra import compose as hydra_compose

@@ -211,6 +211,7 @@ def ensemble(params: DictConfig, key: str, root: Path) -> dict:
     experiment_id = tracking.task_experiment(task.name, root)
     with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name) as run:
         mlflow.set_tags(run_tags(spec, members, root, eval_id))
+        mlflow.set_tags(tracking.pipeline_tags(experiment_id))  # under `rnnlab repro`
         mlflow.log_params(run_params(spec, stacking))
         mlflow.log_metrics({k: v for k, v in results.items() if isinstance(v, float)})
         mlflow.log_metric(task.validation_metric, val_accuracy)

@@ -23,6 +23,7 @@ the same bytes as those of a plain `dvc repro`: the lanes only change which stag
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -30,9 +31,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rnnlab.errors import PipelineError
+from rnnlab.logs import verbose_requested
 
 log = logging.getLogger(__name__)
 DVC_REPRO = ["dvc", "--wait-for-lock", "repro"]
+UP_TO_DATE = re.compile(r"Stage '[^']+' didn't change, skipping$")
 
 
 def queue_order(experiments: Sequence[str], first: Sequence[str]) -> list[str]:
@@ -112,10 +115,17 @@ def data_stages(repo, root: Path, experiments: Sequence[str]) -> dict[str, list[
     return stages
 
 
+def train_stage(experiment: str) -> str:
+    return f"train@{experiment}"
+
+
 def own_stages(experiment: str) -> list[str]:
     """The stages an experiment's lane runs after its data, in order."""
-    return [f"{stage}@{experiment}" for stage in ("select", "train", "package")] + [
-        evaluate_stage(experiment)
+    return [
+        f"select@{experiment}",
+        train_stage(experiment),
+        f"package@{experiment}",
+        evaluate_stage(experiment),
     ]
 
 
@@ -193,21 +203,32 @@ class Lanes:
                 process.wait()
 
 
-def repro(root: Path, experiments: Sequence[str], lanes: int, first: Sequence[str]) -> None:
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        if not repo.status():  # a no-op `make repro` costs one status check
-            print("Data and pipelines are up to date.")
-            return
-        stages = data_stages(repo, root, experiments) if lanes > 1 else {}
-    if stages:
+def repro(
+    root: Path,
+    experiments: Sequence[str],
+    lanes: int,
+    first: Sequence[str],
+    data: Mapping[str, Sequence[str]],
+) -> None:
+    """The experiments in `lanes` lanes (`data`: each one's data stages, data_stages), then
+    one plain `dvc repro` for what comes after them."""
+    if lanes > 1:
         order = queue_order(experiments, first)
         log.info("%d lanes over: %s", lanes, ", ".join(order))
-        Lanes(root, ExperimentQueue(order, stages), min(lanes, len(order))).run()
+        Lanes(root, ExperimentQueue(order, data), min(lanes, len(order))).run()
     run(DVC_REPRO, root)
 
 
 def run(cmd: list[str], root: Path) -> None:
-    if subprocess.run(cmd, cwd=root).returncode:
+    """`cmd`, its output passed on but for DVC's line on each stage the lanes brought up
+    to date (shown with -v)."""
+    show_all = verbose_requested(False)
+    process = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    for line in process.stdout:
+        if show_all or not UP_TO_DATE.match(line):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    if process.wait():
         raise PipelineError(f"`{' '.join(cmd)}` failed (its output is above)")

@@ -1,5 +1,5 @@
 """What a fit reports while it runs: per-epoch metrics to MLflow, a line per epoch in the
-log, and .rnnlab/progress/<stage>.json for `rnnlab status`.
+log, and epoch x of N in .rnnlab/progress/<stage>.json for `rnnlab status` (tracking.state).
 
 Nothing here shapes a model (tests/test_stage_deps.py declares it so): the training stages
 hand `reporters(...)` to the fit as Keras callbacks that only read the epoch's logs, so a
@@ -10,20 +10,16 @@ batches, which would change how Keras dispatches steps.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
-from typing import Any
 
 import keras
 from omegaconf import DictConfig
 
-from rnnlab.config.settings import STATE_DIR
-from rnnlab.io import read_json, write_json
 from rnnlab.tracking import runs as tracking
+from rnnlab.tracking.state import write_progress
 
 log = logging.getLogger(__name__)
-PROGRESS_DIR = "progress"
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -35,43 +31,6 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         tracking.log_epoch(logs or {}, epoch, self.prefix)
-
-
-def progress_dir(root: Path) -> Path:
-    """Where running stages say how far they are (the real repository's, also from a DVC
-    temporary experiment copy)."""
-    return tracking.project_home(root) / STATE_DIR / PROGRESS_DIR
-
-
-def progress_file(root: Path, stage: str) -> Path:
-    return progress_dir(root) / f"{stage}.json"
-
-
-def read_progress(path: Path) -> dict[str, Any] | None:
-    """A progress record, or None if it is gone or half-written by a crashed writer."""
-    try:
-        record = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def write_progress(root: Path, stage: str, **fields: Any) -> None:
-    """Merge `fields` into the stage's record; the first writer of this process sets its
-    pid and start time. Never fails the stage: progress is a courtesy."""
-    path = progress_file(root, stage)
-    record = read_progress(path) or {}
-    if record.get("pid") != os.getpid():
-        record = {"stage": stage, "pid": os.getpid(), "started": time.time()}
-    record |= fields | {"updated": time.time()}
-    try:
-        write_json(path, record)
-    except OSError as exc:
-        log.debug("cannot write %s: %s", path, exc)
-
-
-def clear_progress(root: Path, stage: str) -> None:
-    progress_file(root, stage).unlink(missing_ok=True)
 
 
 class EpochProgress(keras.callbacks.Callback):

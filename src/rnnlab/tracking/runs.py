@@ -10,6 +10,7 @@ output), so evaluate logs into the same run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -23,6 +24,7 @@ import mlflow
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.config.settings import project_home
 from rnnlab.errors import RnnlabError
 from rnnlab.io import read_json, write_json
 from rnnlab.tasks import get_task
@@ -35,20 +37,16 @@ ARTIFACT_DIR = "mlartifacts"
 RUN_FILE = "mlflow_run.json"
 # Set by `rnnlab train -m` for its jobs: the MLflow run id of the sweep's parent run.
 PARENT_RUN_ENV = "RNNLAB_PARENT_RUN_ID"
+# Set by `rnnlab repro` (make repro) for its stages: the reproduction's id, tagged on every
+# run it trains, and its parent run in each MLflow experiment (JSON: experiment id -> run id).
+PIPELINE_ENV = "RNNLAB_PIPELINE_ID"
+PIPELINE_PARENTS_ENV = "RNNLAB_PIPELINE_PARENTS"
+PIPELINE_TAG = "rnnlab.pipeline_id"
 CHAMPION = "champion"
 
 
 class TrackingError(RnnlabError):
     """The tracking server or store cannot be used."""
-
-
-def project_home(root: Path) -> Path:
-    """The real repository, also from inside a DVC temporary experiment copy."""
-    parts = root.resolve().parts
-    for i in range(len(parts) - 1):
-        if parts[i : i + 2] == (".dvc", "tmp"):
-            return Path(*parts[:i])
-    return root.resolve()
 
 
 def tracking_uri(root: Path) -> str:
@@ -158,6 +156,41 @@ def lineage_tags(cfg: DictConfig, root: Path, stage: str) -> dict[str, str]:
     return tags
 
 
+def pipeline_tags(experiment_id: str) -> dict[str, str]:
+    """Under `rnnlab repro`: the reproduction's id and, unless a sweep's run is the parent,
+    its parent run in this MLflow experiment, so the UI shows one reproduction's runs
+    together."""
+    pipeline = os.environ.get(PIPELINE_ENV)
+    if not pipeline:
+        return {}
+    tags = {PIPELINE_TAG: pipeline}
+    parents = json.loads(os.environ.get(PIPELINE_PARENTS_ENV) or "{}")
+    if experiment_id in parents and not os.environ.get(PARENT_RUN_ENV):
+        tags["mlflow.parentRunId"] = parents[experiment_id]
+    return tags
+
+
+def start_pipeline_runs(root: Path, tasks: list[str], pipeline: str) -> dict[str, str]:
+    """One parent run per task's MLflow experiment for the reproduction `pipeline`:
+    experiment id -> run id (left running until `end_pipeline_runs`)."""
+    connect(root)
+    client = mlflow.MlflowClient()
+    parents = {}
+    for task in sorted(set(tasks)):
+        experiment_id = task_experiment(task, root)
+        run = client.create_run(
+            experiment_id, run_name=f"pipeline {pipeline}", tags={PIPELINE_TAG: pipeline}
+        )
+        parents[experiment_id] = run.info.run_id
+    return parents
+
+
+def end_pipeline_runs(parents: dict[str, str], ok: bool) -> None:
+    client = mlflow.MlflowClient()
+    for run_id in parents.values():
+        client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+
 def resumable_run_id(checkpoint: Path) -> str | None:
     path = checkpoint / RUN_FILE
     return read_json(path)["run_id"] if can_resume(checkpoint) and path.is_file() else None
@@ -175,7 +208,7 @@ def start_training_run(cfg: DictConfig, root: Path, checkpoint: Path):
         mlflow.log_params(run_params(cfg))
         checkpoint.mkdir(parents=True, exist_ok=True)
         write_json(checkpoint / RUN_FILE, {"run_id": run.info.run_id})
-    mlflow.set_tags(lineage_tags(cfg, root, f"train@{cfg.name}"))
+    mlflow.set_tags(lineage_tags(cfg, root, f"train@{cfg.name}") | pipeline_tags(experiment_id))
     return run
 
 
@@ -222,11 +255,21 @@ def log_input(dataset, context: str) -> None:
             time.sleep(0.5 * (attempt + 1))
 
 
+def local_source(path: Path):
+    """The prepared data's folder as MLflow's local-file dataset source, named by its type:
+    MLflow resolving a bare path finds two local sources (one per artifact scheme, "" and
+    "file"), and warns that the source "can be interpreted in multiple ways"."""
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+
+    return get_dataset_source_from_json(json.dumps({"uri": str(path)}), source_type="local")
+
+
 def log_datasets(splits, cfg: DictConfig, data_dir: Path) -> None:
+    source = local_source(data_dir)
     for split, (x, y) in splits.arrays.items():
         if len(x):
             name = f"{cfg.dataset.name}/{split}"
-            dataset = mlflow.data.from_numpy(x, targets=y, source=str(data_dir), name=name)
+            dataset = mlflow.data.from_numpy(x, targets=y, source=source, name=name)
             log_input(dataset, SPLIT_CONTEXT[split])
 
 

@@ -1,0 +1,211 @@
+"""Showing where the pipeline stands: the `rnnlab status` table, and the view `rnnlab repro`
+keeps up while it runs: a live table under the lanes' lines on a terminal, a plain status
+line whenever a stage starts or ends otherwise (CI logs, a pipe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from rnnlab.pipeline.status import (
+    DONE,
+    PENDING,
+    RUNNING,
+    PipelineStatus,
+    Snapshot,
+    Stage,
+    build,
+    snapshot,
+)
+from rnnlab.tracking import state
+
+STAGE_COLUMNS = ("select", "train", "package", "evaluate")
+STYLE = {DONE: "green", RUNNING: "bold yellow", PENDING: "dim"}
+TICK = 1.0  # seconds between looks at the progress records
+DVC_EVERY = 20.0  # seconds at least between two `dvc status` while a run goes on
+WIDE = 160  # columns of the table off a terminal
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def clock(moment: float) -> str:
+    return time.strftime("%H:%M", time.localtime(moment))
+
+
+def describe(stage: Stage, now: float) -> str:
+    """One stage in a few words: done in its time, running for so long (at epoch x of N),
+    pending (~ its last time)."""
+    if stage.state == RUNNING:
+        so_far = duration(now - (stage.started or now))
+        epochs = f" epoch {stage.epoch or 0}/{stage.epochs}" if stage.epochs else ""
+        return f"running{epochs} {so_far}"
+    if stage.last is None:
+        return stage.state
+    return f"{stage.state} {'' if stage.state == DONE else '~'}{duration(stage.last)}"
+
+
+def headline(status: PipelineStatus) -> str:
+    total = len(status.stages())
+    done, running, pending = (status.count(s) for s in (DONE, RUNNING, PENDING))
+    seconds, unknown = status.left()
+    untimed = f"; {unknown} stage(s) never timed yet" if unknown else ""
+    if not running and not pending:
+        return f"Everything is up to date: {total} of {total} stages done."
+    counts = f"{done} of {total} stages done, {running} running, {pending} pending"
+    if status.run is None and not running:
+        return (
+            f"No run in progress: {counts}. `make repro` would take about "
+            f"{duration(seconds)} in {status.lanes} lanes{untimed}."
+        )
+    who = f"Run in progress ({status.run.describe()})" if status.run else "Stages running"
+    ends = clock(status.now + seconds)
+    return f"{who}: {counts}. Ends about {ends} (in {duration(seconds)}){untimed}."
+
+
+def table(status: PipelineStatus) -> Table:
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    grid.add_column("experiment")
+    for column in STAGE_COLUMNS:
+        grid.add_column(column)
+    for experiment, stages in status.experiments.items():
+        by_kind = {s.name.split("@", 1)[0]: s for s in stages}
+        cells = [cell(by_kind[c], status.now) if c in by_kind else Text("") for c in STAGE_COLUMNS]
+        grid.add_row(experiment, *cells)
+    return grid
+
+
+def others(status: PipelineStatus) -> Table:
+    grid = Table(box=None, pad_edge=False, header_style="bold")
+    grid.add_column("other stages")
+    grid.add_column("")
+    for stage in [*status.data, *status.after]:
+        grid.add_row(stage.name, cell(stage, status.now))
+    return grid
+
+
+def cell(stage: Stage, now: float) -> Text:
+    return Text(describe(stage, now), style=STYLE[stage.state])
+
+
+def render(status: PipelineStatus) -> Group:
+    return Group(Text(headline(status), style="bold"), table(status), others(status))
+
+
+def summary_line(status: PipelineStatus) -> str:
+    """The plain view's line: counts, what runs (with its epoch), the estimated end."""
+    running = [
+        f"{s.name} (epoch {s.epoch or 0} of {s.epochs})" if s.epochs else s.name
+        for s in status.stages()
+        if s.state == RUNNING
+    ]
+    seconds, unknown = status.left()
+    done = status.count(DONE)
+    untimed = f" (+ {unknown} stage(s) never timed)" if unknown else ""
+    return (
+        f"[status] {done} of {len(status.stages())} stages done; "
+        f"running: {', '.join(running) or 'none'}; "
+        f"ends about {clock(status.now + seconds)}{untimed}"
+    )
+
+
+def show(status: PipelineStatus) -> None:
+    # Off a terminal (a pipe, a CI log) rich would wrap at 80 columns.
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=WIDE)
+    console.print(render(status))
+
+
+class Watcher:
+    """Keeps the status current while `rnnlab repro` runs: the progress records every TICK;
+    DVC's view again, in a thread of its own (it takes seconds), after stages start or end,
+    at most every DVC_EVERY seconds."""
+
+    def __init__(self, root: Path, experiments: Sequence[str], lanes: int, shot: Snapshot):
+        self.root, self.experiments, self.lanes, self.shot = root, experiments, lanes, shot
+        self.stopped = threading.Event()
+        self.changed = threading.Event()
+        self.seen: frozenset[str] = frozenset()
+
+    def current(self) -> PipelineStatus:
+        running = frozenset(state.running_stages(self.root))
+        if running != self.seen:
+            self.seen = running
+            self.changed.set()
+        return build(self.root, self.shot, self.experiments, self.lanes)
+
+    def refresh(self) -> None:
+        while not self.stopped.is_set():
+            if self.changed.wait(TICK):
+                self.changed.clear()
+                with contextlib.suppress(Exception):  # DVC busy or mid-write: the last view
+                    self.shot = snapshot(self.root, self.experiments)
+                self.stopped.wait(DVC_EVERY)
+
+    def run_plain(self) -> None:
+        """A line when a stage starts or ends (the stages log their own epochs)."""
+        said = None
+        while True:
+            stopping = self.stopped.is_set()
+            status = self.current()
+            if (key := (status.count(DONE), self.seen)) != said:
+                said = key
+                print(summary_line(status), flush=True)
+            if stopping:
+                return
+            self.stopped.wait(TICK)
+
+    def run_live(self, live: Live) -> None:
+        while not self.stopped.wait(TICK):
+            live.update(render(self.current()))
+
+
+class RunView:
+    """The view around a run: `with RunView(...): lanes run`."""
+
+    def __init__(self, root: Path, experiments: Sequence[str], lanes: int, shot: Snapshot):
+        self.watcher = Watcher(root, experiments, lanes, shot)
+        self.live: Live | None = None
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> RunView:
+        if sys.stdout.isatty():
+            self.live = Live(render(self.watcher.current()), refresh_per_second=2)
+            self.live.__enter__()
+            target, args = self.watcher.run_live, (self.live,)
+        else:
+            target, args = self.watcher.run_plain, ()
+        self.threads = [
+            threading.Thread(target=target, args=args, daemon=True),
+            threading.Thread(target=self.watcher.refresh, daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.watcher.stopped.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        if self.live is not None:
+            self.live.update(render(self.watcher.current()))
+            self.live.__exit__(*exc)
