@@ -207,13 +207,7 @@ def check_viewer(server: TeamServer, root: Path, env: dict[str, str], before: di
     assert f"model: models:/rnnlab-imdb@champion (version {version}, {server.uri})" in used.stderr
     # Retraining as viewer stops in one line before any stage, naming account and permission.
     params = (root / "params.yaml").read_bytes()
-    refused = subprocess.run(
-        ["make", "retrain", "SUITE=smoke", "PROFILE=tiny"],
-        cwd=root,
-        env=viewer,
-        capture_output=True,
-        text=True,
-    )
+    refused = make_retrain(root, viewer, "SUITE=smoke", "PROFILE=tiny")
     assert refused.returncode != 0
     [line] = [x for x in refused.stderr.splitlines() if x.startswith("rnnlab retrain: error:")]
     assert (
@@ -229,17 +223,17 @@ def check_viewer(server: TeamServer, root: Path, env: dict[str, str], before: di
     )
     # A wrong password stops before anything, even composing params.yaml.
     wrong = env | server.account_env((CI[0], "not-the-password"))
-    denied = subprocess.run(
-        ["make", "retrain", "SUITE=tuned", "PROFILE=full"],
-        cwd=root,
-        env=wrong,
-        capture_output=True,
-        text=True,
-    )
+    denied = make_retrain(root, wrong, "SUITE=tuned", "PROFILE=full")
     assert denied.returncode != 0
     assert "refused account 'ci' (HTTP 401: wrong user name or password)" in denied.stderr
     assert (root / "params.yaml").read_bytes() == params
     assert champions(server) == before
+
+
+def make_retrain(root: Path, env: dict[str, str], *variables: str):
+    return subprocess.run(
+        ["make", "retrain", *variables], cwd=root, env=env, capture_output=True, text=True
+    )
 
 
 def check_champion_without_registry(
