@@ -46,10 +46,14 @@ def test_status_shows_done_running_and_pending_stages_with_their_times(project: 
     assert row(before, "sine_lstm") == "sine_lstm pending pending pending pending"
 
     # Real stages through DVC: each records how long it took (DVC itself does not).
+    started = time.time()
     run(["dvc", "repro", "evaluate@sine_lstm"], project)
+    took_at_most = time.time() - started
     timings = state.durations(project)
     assert set(SINE) <= set(timings)
-    assert all(0 < timings[s]["seconds"] < 300 for s in SINE)
+    for stage_ in SINE:  # this run's records (a fast stage may round to 0.0 s)
+        assert started <= timings[stage_]["ended"] <= started + took_at_most
+        assert 0 <= timings[stage_]["seconds"] <= took_at_most
     assert not list((project / ".rnnlab" / "progress").glob("*.json"))  # each cleared its own
 
     # A training stage of this process, at epoch 2 of 5, and one whose process is gone.

@@ -17,6 +17,9 @@ import psycopg
 import pytest
 import yaml
 from mlflow import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID as PARENT
+
+from rnnlab.tracking.runs import PIPELINE_TAG
 
 from .conftest import REPO
 from .team import BUCKET, CI, S3_KEYS, VIEWER, TeamServer, bucket_objects, team_server
@@ -143,8 +146,7 @@ def test_team_retrains_with_the_workflows_steps_and_a_clone_finds_everything(
 
         # Runs, params and metrics are in PostgreSQL; artifacts in the bucket, none on disk.
         with psycopg.connect(server.database) as db:
-            runs = dict(db.execute("select run_uuid, name from runs").fetchall())
-            assert set(runs.values()) == SMOKE
+            assert training_runs(db) == SMOKE
             params = db.execute(
                 "select run_uuid, value from params where key = 'trainer.batch_size'"
             ).fetchall()
@@ -188,13 +190,33 @@ def test_team_retrains_with_the_workflows_steps_and_a_clone_finds_everything(
         check_password_nowhere(server, first_log + second_log)
 
 
+def training_runs(db: psycopg.Connection) -> set[str]:
+    """The names of the runs that trained, after checking that the reproduction shows as
+    one: a parent run per MLflow experiment, every run tagged with the same pipeline id."""
+    tags: dict[str, dict[str, str]] = {}
+    for run_id, key, value in db.execute(
+        "select run_uuid, key, value from tags where key in (%s, %s)", (PARENT, PIPELINE_TAG)
+    ):
+        tags.setdefault(run_id, {})[key] = value
+    runs = db.execute("select run_uuid, name, experiment_id from runs").fetchall()
+    parents = {run_id: exp for run_id, name, exp in runs if name.startswith("pipeline ")}
+    trained = [(run_id, name, exp) for run_id, name, exp in runs if run_id not in parents]
+    assert sorted(parents.values()) == sorted(exp for _, _, exp in trained)
+    assert len({tags[run_id][PIPELINE_TAG] for run_id, _, _ in runs}) == 1
+    for run_id, _, exp in trained:
+        assert parents[tags[run_id][PARENT]] == exp
+    return {name for _, name, _ in trained}
+
+
 def check_viewer(server: TeamServer, root: Path, env: dict[str, str], before: dict) -> None:
     viewer = env | server.account_env(VIEWER)
     client = MlflowClient(tracking_uri=server.uri, registry_uri=server.uri)
     os.environ.update(server.account_env(VIEWER))  # the client reads its account from here
     try:
         experiment = client.get_experiment_by_name("imdb-sentiment")
-        assert len(client.search_runs([experiment.experiment_id])) == 1  # reads runs
+        runs = client.search_runs([experiment.experiment_id])  # reads runs
+        trained, parent = sorted(r.info.run_name for r in runs)
+        assert trained == "imdb_pool" and parent.startswith("pipeline ")
         with pytest.raises(Exception, match="403"):
             client.set_registered_model_alias("rnnlab-imdb", "champion", 1)
     finally:
@@ -266,7 +288,7 @@ def check_password_nowhere(server: TeamServer, logs: str) -> None:
     finally:
         for name in server.account_env(CI):
             os.environ.pop(name)
-    assert len(runs) == 3
+    assert len(runs) == 2 * len(SMOKE)  # each trained run and its reproduction's parent
     for run in runs:
         assert password not in repr(run.data.params) and password not in repr(run.data.tags)
     for key, payload in bucket_objects(server.s3).items():
