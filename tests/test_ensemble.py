@@ -27,6 +27,7 @@ MEMBER_STAGES = ("package", "evaluate")  # with their upstream: select, train
 ENSEMBLE = [
     "suite=smoke",
     "+experiment@experiments.imdb_naive_bayes=imdb_naive_bayes",
+    "+dataset@datasets.imdb.v100k_len1000=imdb_v100k_len1000",
     "+ensemble@ensembles.imdb_ensemble=imdb_ensemble",
     f"ensembles.imdb_ensemble.members=[{','.join(MEMBERS)}]",
     *(f"experiments.{m}.trainer.{k}={v}" for m in MEMBERS for k, v in FAST.items()),

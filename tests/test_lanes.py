@@ -80,10 +80,10 @@ def test_data_stages_come_from_dvcs_graph(project: Path) -> None:
     compose_params([], project)
     with Repo(str(project)) as repo:
         stages = data_stages(repo, project, ["imdb_pool", "imdb_naive_bayes", "sine_lstm"])
-    pool = stages["imdb_pool"]
+    pool, nb = stages["imdb_pool"], stages["imdb_naive_bayes"]
     # In dependency order, as `dvc repro --single-item` needs them.
-    assert pool[:2] == IMDB and pool == stages["imdb_naive_bayes"]
-    assert len(pool) == 3 and pool[2].startswith("prepare_imdb@")
+    assert pool[:2] == IMDB and nb[:2] == IMDB
+    assert pool[2:] == ["prepare_imdb@v30k_len800"] and nb[2:] == ["prepare_imdb@v100k_len1000"]
     assert stages["sine_lstm"] and not set(stages["sine_lstm"]) & set(pool)
 
 

@@ -138,7 +138,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
     m = OmegaConf.create(
         {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
-        | {"l2": 0.0}
+        | {"l2": 0.0, "solver": "trainer", "C": 1.0}
     )
     model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
     x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
@@ -156,7 +156,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
 def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
     settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
-    settings |= {"r_adj": 10.0, "l2": 0.01}
+    settings |= {"r_adj": 10.0, "l2": 0.01, "solver": "trainer", "C": 1.0}
     model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=10, seq_len=4))
     weight = np.asarray(model.get_layer("nb").weight)
     assert len(model.losses) == 1  # the fixed ratios and the bias are not penalised
@@ -165,6 +165,38 @@ def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
         OmegaConf.create({**settings, "l2": 0.0}), DataSpec("imdb", vocab_size=10, seq_len=4)
     )
     assert not unpenalised.losses
+
+
+def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen() -> None:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from rnnlab.models.builders import adapt_to_training_data
+
+    settings = {"type": "naive_bayes", "ngrams": 2, "ngram_buckets": 64, "w_adj": 0.4}
+    settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "liblinear", "C": 0.5}
+    model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=12, seq_len=5))
+    rng = np.random.default_rng(0)
+    x = rng.integers(2, 12, size=(60, 5)).astype("int32")
+    x[:, 3:] *= rng.random((60, 2)) < 0.5  # some padding at the end
+    x[:, 4] *= x[:, 3] > 0  # padding only after padding
+    y = ((x == 3).any(axis=1) | (x == 5).any(axis=1)).astype("int32")
+    adapt_to_training_data(model, x, y)
+    assert not model.trainable_weights  # the trainer's epochs only measure
+    # The same fit by hand: presence of each id (n-grams included) scaled by its ratio.
+    nb = model.get_layer("nb")
+    ids = keras.Model(model.inputs, nb.input).predict(x, verbose=0)
+    present = np.zeros((len(x), nb.rows))
+    for row, row_ids in enumerate(ids):
+        present[row, row_ids[row_ids > 0]] = 1.0
+    ratio = np.asarray(nb.ratio)
+    fit = LogisticRegression(C=0.5, solver="liblinear", dual=True, max_iter=1000)
+    fit.fit(sparse.csr_matrix(present * ratio), y)
+    expected = fit.predict_proba(sparse.csr_matrix(present * ratio))[:, 1]
+    np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), expected, atol=1e-5)
+    reloaded = keras.Model.from_config(model.get_config())
+    assert reloaded.get_layer("nb").get_config()["solver"] == "liblinear"
+    assert reloaded.get_layer("nb").get_config()["C"] == 0.5
 
 
 def test_masked_max_ignores_padded_steps() -> None:

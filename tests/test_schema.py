@@ -100,6 +100,14 @@ BAD = [
         ["experiment=imdb_pool", "model.word_dropout=1.0"],
         r"model.word_dropout=1.0 is invalid; allowed: a number in \[0, 1\)",
     ),
+    (
+        ["experiment=imdb_naive_bayes", "model.solver=sgd"],
+        r"model.solver='sgd' is invalid; allowed: trainer \(the trainer's optimizer learns",
+    ),
+    (
+        ["experiment=imdb_naive_bayes", "model.C=0"],
+        r"model.C=0.0 is invalid; allowed: a number > 0 \(liblinear's inverse L2 strength\)",
+    ),
     (["model.type=mlp"], r"model.type='mlp' is unknown; allowed: char_rnn, equation_rnn"),
     (
         ["dataset=shakespeare"],

@@ -133,6 +133,12 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
     ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),
     ("model.r_adj", lambda v: v > 0, "a number > 0"),
+    (
+        "model.solver",
+        lambda v: v in ("trainer", "liblinear"),
+        "trainer (the trainer's optimizer learns the weights) or liblinear (solved exactly)",
+    ),
+    ("model.C", lambda v: v > 0, "a number > 0 (liblinear's inverse L2 strength)"),
     ("model.ngram_buckets", lambda v: v >= 0, "an integer >= 0 (> 0 when ngrams > 1)"),
     ("model.input_layout", lambda v: v in ("steps", "book"), "steps or book"),
     (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -206,15 +207,25 @@ class NaiveBayesLogit(keras.layers.Layer):
     """NBSVM-style logit over a set of feature ids (Wang & Manning 2012; fast.ai's NBSVM++).
 
     logit = sum_i (w_i + w_adj) * r_i / r_adj + b, where r is the naive-Bayes log-count ratio
-    of feature i on the training split (fixed, set by `adapt`) and w is learned. Id 0 is
-    padding and has r = 0, so it never contributes.
+    of feature i on the training split (fixed, set by `adapt`). With solver "trainer" the
+    trainer learns w; with "liblinear", `adapt` also solves NBSVM's L2-regularised logistic
+    regression on the r-scaled features exactly (inverse strength C) and freezes w and b.
+    Id 0 is padding and has r = 0, so it never contributes.
     """
 
     def __init__(
-        self, rows: int, w_adj: float = 0.4, r_adj: float = 10.0, l2: float = 0.0, **kwargs
+        self,
+        rows: int,
+        w_adj: float = 0.4,
+        r_adj: float = 10.0,
+        l2: float = 0.0,
+        solver: str = "trainer",
+        C: float = 1.0,  # liblinear's inverse L2 strength (scikit-learn's name)
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.rows, self.w_adj, self.r_adj, self.l2 = rows, w_adj, r_adj, l2
+        self.solver, self.C = solver, C
 
     def build(self, input_shape):
         self.ratio = self.add_weight(
@@ -230,25 +241,26 @@ class NaiveBayesLogit(keras.layers.Layer):
         self.bias = self.add_weight(shape=(), name="bias", initializer="zeros")
 
     def adapt(self, ids, labels, alpha: float = 1.0) -> None:
-        """Set r from binarised feature ids (N, L) and 0/1 labels of the training split."""
-        import numpy as np
-        from scipy import sparse
-
-        ids = np.asarray(ids)
-        rows = np.repeat(np.arange(len(ids)), ids.shape[1])
-        present = sparse.csr_matrix(
-            (np.ones(ids.size, dtype=np.float32), (rows, ids.ravel())),
-            shape=(len(ids), self.rows),
-        )
-        present.data[:] = 1.0  # duplicates were summed; presence is what counts
+        """Set r from binarised feature ids (N, L) and 0/1 labels of the training split (and,
+        with the liblinear solver, w and b)."""
+        present = presence_matrix(ids, self.rows)
         positive = np.asarray(labels).ravel() == 1
-        p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
-        q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
-        p[0] = q[0] = 0.0  # padding is not a feature: keep it out of the normalisation
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.log((p / p.sum()) / (q / q.sum()))
-        ratio[0] = 0.0
+        ratio = log_count_ratio(present, positive, alpha)
         self.ratio.assign(ratio.astype("float32"))
+        if self.solver == "liblinear":
+            self.solve(present, positive, ratio)
+
+    def solve(self, present, positive, ratio) -> None:
+        """NBSVM's fit (liblinear's dual solver, as Mesnil et al.'s NBSVM-tri), written into w
+        and b; the layer is then frozen, so the trainer's epochs only measure it."""
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+
+        fit = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=1000)
+        fit.fit(present @ sparse.diags(ratio), positive)
+        self.weight.assign((fit.coef_[0] * self.r_adj - self.w_adj).astype("float32"))
+        self.bias.assign(float(fit.intercept_[0]))
+        self.trainable = False
 
     def call(self, ids):
         r = ops.take(self.ratio, ids)
@@ -265,4 +277,30 @@ class NaiveBayesLogit(keras.layers.Layer):
             "w_adj": self.w_adj,
             "r_adj": self.r_adj,
             "l2": self.l2,
+            "solver": self.solver,
+            "C": self.C,
         }
+
+
+def presence_matrix(ids, columns: int):
+    """(N, columns) sparse 0/1 matrix: which ids each row of `ids` (N, L) holds."""
+    from scipy import sparse
+
+    ids = np.asarray(ids)
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    present = sparse.csr_matrix(
+        (np.ones(ids.size, dtype=np.float32), (rows, ids.ravel())), shape=(len(ids), columns)
+    )
+    present.data[:] = 1.0  # duplicates were summed; presence is what counts
+    return present
+
+
+def log_count_ratio(present, positive: np.ndarray, alpha: float) -> np.ndarray:
+    """Naive Bayes' log-count ratio of each column, smoothed by alpha; 0 for padding (id 0)."""
+    p = alpha + np.asarray(present[positive].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[~positive].sum(axis=0)).ravel()
+    p[0] = q[0] = 0.0  # padding is not a feature: keep it out of the normalisation
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+    ratio[0] = 0.0
+    return ratio

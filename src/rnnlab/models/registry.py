@@ -41,6 +41,8 @@ class NaiveBayesModel:
     w_adj: float = 0.4
     r_adj: float = 10.0
     l2: float = 0.0  # L2 penalty on the learned weights (per example; NBSVM's regularised fit)
+    solver: str = "trainer"  # or "liblinear": NBSVM's exact fit when the ratios are set
+    C: float = 1.0  # liblinear's inverse L2 strength, as scikit-learn names it
 
 
 @dataclass

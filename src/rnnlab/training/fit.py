@@ -7,6 +7,7 @@ refit (pipeline.train) both call it.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -118,16 +119,20 @@ def fit(
     )
     training_data = to_dataset(x, y, trainer.batch_size, True, trainer.seed, bucket)
     started = time.perf_counter()
-    model.fit(
-        shard_by_batch(training_data.repeat(), strategy),
-        epochs=trainer.epochs,
-        steps_per_epoch=steps,
-        validation_data=validation,
-        validation_steps=trainer.validation_steps if has_val else None,
-        callbacks=callbacks(trainer, checkpoint, has_val, extra_callbacks),
-        shuffle=False,  # to_dataset shuffles; Keras ignores (and warns about) it for datasets
-        verbose=0,  # the callbacks report (tracking.progress), outside the stages' deps
-    )
+    with warnings.catch_warnings():
+        # A model solved as it adapts (naive Bayes' liblinear solver) has nothing left to
+        # train: its epochs only measure it, which is what Keras warns about.
+        warnings.filterwarnings("ignore", "The model does not have any trainable weights")
+        model.fit(
+            shard_by_batch(training_data.repeat(), strategy),
+            epochs=trainer.epochs,
+            steps_per_epoch=steps,
+            validation_data=validation,
+            validation_steps=trainer.validation_steps if has_val else None,
+            callbacks=callbacks(trainer, checkpoint, has_val, extra_callbacks),
+            shuffle=False,  # to_dataset shuffles; Keras ignores (and warns about) it for datasets
+            verbose=0,  # the callbacks report (tracking.progress), outside the stages' deps
+        )
     seconds = time.perf_counter() - started
     # CSVLogger adds empty val_* columns to runs without validation; they say nothing.
     history = read_history(checkpoint / HISTORY_FILE).dropna(axis="columns", how="all")
