@@ -5,7 +5,8 @@ Each line of the sweep file is `label: hydra overrides`; results append to a JSO
 
     python benchmarks/val_sweep.py benchmarks/sweeps/imdb.txt --out benchmarks/results/imdb.jsonl
 
-Datasets must be prepared already (`dvc repro prepare_imdb@...` or `rnnlab prepare`).
+The pipeline's prepared datasets are read from data/prepared; a variant no stage prepares
+(e.g. `dataset.seq_len=256`) is prepared once into data/sweep_splits/variants/.
 Nothing is logged to MLflow: this measures configurations, the pipeline records runs.
 
 One validation split is a noisy judge (5,000 reviews in ten blocks of movies: choices worth
@@ -57,10 +58,15 @@ def on_other_split(cfg: DictConfig, seed: int, root: Path) -> DictConfig:
             f"--split-seeds needs an IMDB dataset (dataset.split_seed); {cfg.dataset.name} has "
             "one fixed validation split: leave --split-seeds out"
         )
-    moved = {"dataset": {"split_seed": seed}, "paths": {"prepared": f"{SPLIT_ROOT}/seed{seed}"}}
-    cfg = OmegaConf.merge(cfg, moved)
+    cfg = OmegaConf.merge(cfg, {"dataset": {"split_seed": seed}})
+    return prepared_in(cfg, f"{SPLIT_ROOT}/seed{seed}", root)
+
+
+def prepared_in(cfg: DictConfig, folder: str, root: Path) -> DictConfig:
+    """The variant with its prepared data in `folder`, prepared there on first use."""
+    cfg = OmegaConf.merge(cfg, {"paths": {"prepared": folder}})
     if not experiment_paths(cfg, root)["data"].exists():
-        print(f"preparing {cfg.dataset.name} with split seed {seed}", flush=True)
+        print(f"preparing {cfg.dataset.name} in {folder}", flush=True)
         prepare(cfg, root)
     return cfg
 
@@ -70,6 +76,9 @@ def run_one(label: str, overrides: list[str], root: Path, seed: int | None = Non
     cfg = validate_experiment(compose_run(overrides, root))
     if seed is not None and seed != cfg.dataset.get("split_seed"):
         cfg = on_other_split(cfg, seed, root)
+    elif not experiment_paths(cfg, root)["data"].exists():
+        # A dataset variant no stage prepares: DVC owns data/prepared, so it goes beside.
+        cfg = prepared_in(cfg, f"{SPLIT_ROOT}/variants", root)
     splits = load_splits(experiment_paths(cfg, root)["data"], input_layout(cfg))
     # Each variant starts from an empty Keras state, as a pipeline stage (one process per
     # model) does; ten models built in one process once halved the LSTM's speed (docs/results.md,

@@ -93,6 +93,22 @@ def test_val_sweep_runs_each_variant_on_several_validation_splits(
     assert val_ids[0] != val_ids[1]  # another validation split, not a copy
 
 
+def test_val_sweep_prepares_a_dataset_variant_no_stage_prepares_beside_dvcs(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    text = "short: experiment=sine_lstm dataset.steps=5 trainer.epochs=1 trainer.refit=false\n"
+    root, sweep = root_with_sweep(tiny_root, tmp_path, text)
+    prepared_before = sorted(p.name for p in (root / "data" / "prepared").iterdir())
+    out = tmp_path / "variant.jsonl"
+    result = run_sweep(root, str(sweep), "--out", str(out))
+
+    assert [r["label"] for r in read_records(out)] == ["short"]
+    assert sorted(p.name for p in (root / "data" / "prepared").iterdir()) == prepared_before
+    (variant,) = (root / "data" / "sweep_splits" / "variants").iterdir()
+    assert "steps5" in variant.name and f"preparing {variant.name} in" in result.stdout
+    assert np.load(variant / "x_val_steps.npy").shape[1:] == (5, 1)  # windows of 5 steps
+
+
 def test_val_sweep_refuses_split_seeds_for_a_dataset_without_them(
     tiny_root: Path, tmp_path: Path
 ) -> None:

@@ -115,6 +115,24 @@ def test_champion_pyfunc_takes_raw_text_with_the_training_vectorization(
     assert (scored["label"].eq("positive") == test["label"].eq(1).to_numpy()).mean() > 0.7
 
 
+def test_served_model_requires_the_tensorflow_build_each_system_installs(in_project: Path) -> None:
+    import tensorflow as tf
+    from packaging.requirements import Requirement
+
+    path = mlflow.pyfunc.get_model_dependencies(CHAMPION["imdb"])
+    wanted = [Requirement(line) for line in Path(path).read_text().splitlines() if line]
+    systems = {
+        ("linux", "x86_64"): "tensorflow-cpu",
+        ("linux", "aarch64"): "tensorflow",
+        ("darwin", "arm64"): "tensorflow",
+    }
+    for (platform, machine), build in systems.items():
+        env = {"sys_platform": platform, "platform_machine": machine}
+        found = [r for r in wanted if r.name.startswith("tensorflow") and r.marker.evaluate(env)]
+        assert [r.name for r in found] == [build], (platform, machine)
+        assert str(found[0].specifier) == f"=={tf.__version__}"
+
+
 def test_predict_one_review_from_the_command_line(in_project: Path, capsys) -> None:
     code, out, err = rnnlab(
         ["predict", "This movie was wonderful, really brilliant!", "--output", "jsonl"], capsys

@@ -44,12 +44,18 @@ def signature(serve: ModuleType) -> ModelSignature:
     )
 
 
+# Where the CPU-only wheel exists (as pyproject.toml's `cpu` extra); elsewhere (macOS, Linux
+# aarch64) the same version of `tensorflow`. Both install the one `tensorflow` module.
+CPU_WHEEL = 'sys_platform == "linux" and platform_machine == "x86_64"'
+
+
 def requirements() -> list[str]:
     import keras
     import tensorflow as tf
 
     return [
-        f"tensorflow-cpu=={tf.__version__}",
+        f"tensorflow-cpu=={tf.__version__}; {CPU_WHEEL}",
+        f"tensorflow=={tf.__version__}; not ({CPU_WHEEL})",
         f"keras=={keras.__version__}",
         f"mlflow=={mlflow.__version__}",
         f"numpy=={np.__version__}",
