@@ -46,7 +46,9 @@ def signature(serve: ModuleType) -> ModelSignature:
 
 # Where the CPU-only wheel exists (as pyproject.toml's `cpu` extra); elsewhere (macOS, Linux
 # aarch64) the same version of `tensorflow`. Both install the one `tensorflow` module.
+# PEP 508 markers have no `not`, so the complement is spelled out.
 CPU_WHEEL = 'sys_platform == "linux" and platform_machine == "x86_64"'
+NOT_CPU_WHEEL = 'sys_platform != "linux" or platform_machine != "x86_64"'
 
 
 def requirements() -> list[str]:
@@ -55,7 +57,7 @@ def requirements() -> list[str]:
 
     return [
         f"tensorflow-cpu=={tf.__version__}; {CPU_WHEEL}",
-        f"tensorflow=={tf.__version__}; not ({CPU_WHEEL})",
+        f"tensorflow=={tf.__version__}; {NOT_CPU_WHEEL}",
         f"keras=={keras.__version__}",
         f"mlflow=={mlflow.__version__}",
         f"numpy=={np.__version__}",
