@@ -4,6 +4,7 @@ split, logged as its own MLflow run, served as one raw-text model, ranked and pr
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import mlflow
@@ -158,6 +159,13 @@ def test_ensemble_stage_stacks_registers_serves_and_competes(project: Path) -> N
         for e in [*MEMBERS, "imdb_ensemble"]
     )
     assert imdb["challenger_value"] == pytest.approx(best[0])
+
+    # The members' report reads the same validation outputs: its stacking is the stage's.
+    script = str(REPO / "benchmarks" / "ensemble_members.py")
+    report = run([sys.executable, script, "imdb_ensemble"], project).stdout
+    assert f"stacking, C=1: {metrics['val_accuracy']:.4f}" in report
+    assert all(f"| {m} | " in report for m in MEMBERS)
+    assert f"{MEMBERS[0]} + {MEMBERS[1]}: {metrics['val_accuracy']:.4f}" in report
 
     # Nothing changed: nothing runs.
     assert not ran_stages(run(["dvc", "repro", "-s", STAGE], project).stdout)
