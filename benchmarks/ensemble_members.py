@@ -14,18 +14,18 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from omegaconf import OmegaConf
 
-from rnnlab.config.settings import repo_root, with_locations
+from rnnlab.config.settings import load_params, repo_root
 from rnnlab.models.stacking import cross_validated_accuracy, log_odds
-from rnnlab.pipeline.ensemble import ensemble_spec, validation_outputs
-from rnnlab.training.experiment import validate_experiment
+from rnnlab.pipeline.ensemble import ensemble_spec, member_configs, validation_outputs
 
 STRENGTHS = (0.01, 1.0, 10.0)
 
 
-def member_table(names: list[str], probabilities: np.ndarray, labels: np.ndarray) -> list[str]:
-    correlation = np.corrcoef(log_odds(probabilities).T)
+def member_table(
+    names: list[str], probabilities: np.ndarray, odds: np.ndarray, labels: np.ndarray
+) -> list[str]:
+    correlation = np.corrcoef(odds.T)
     rows = ["| member | val accuracy | " + " | ".join(names) + " |"]
     rows.append("|---" * (len(names) + 2) + "|")
     for i, name in enumerate(names):
@@ -36,7 +36,11 @@ def member_table(names: list[str], probabilities: np.ndarray, labels: np.ndarray
 
 
 def stacking_lines(
-    names: list[str], probabilities: np.ndarray, labels: np.ndarray, regularization: float
+    names: list[str],
+    probabilities: np.ndarray,
+    odds: np.ndarray,
+    labels: np.ndarray,
+    regularization: float,
 ) -> list[str]:
     lines = [
         f"stacking, C={c:g}: {cross_validated_accuracy(probabilities, labels, c):.4f}"
@@ -45,7 +49,7 @@ def stacking_lines(
     for i in range(1, len(names)):
         pair = cross_validated_accuracy(probabilities[:, [0, i]], labels, regularization)
         lines.append(f"{names[0]} + {names[i]}: {pair:.4f}")
-    mean = ((log_odds(probabilities).mean(axis=1) > 0) == labels).mean()
+    mean = ((odds.mean(axis=1) > 0) == labels).mean()
     lines.append(f"mean of the log-odds: {mean:.4f}")
     return lines
 
@@ -55,16 +59,14 @@ def main() -> None:
     parser.add_argument("ensemble", help="a key of params.yaml's `ensembles`")
     args = parser.parse_args()
     root = repo_root()
-    params = OmegaConf.load(root / "params.yaml")
+    params = load_params(root)
     spec = ensemble_spec(params.ensembles[args.ensemble], params.experiments)
-    members = {
-        name: validate_experiment(with_locations(params, params.experiments[name]))
-        for name in spec.members
-    }
+    members = member_configs(params, spec)
     probabilities, labels = validation_outputs(spec, members, root)
     names, labels = list(members), np.asarray(labels).ravel()
-    print("\n".join(member_table(names, probabilities, labels)))
-    print("\n".join(stacking_lines(names, probabilities, labels, spec.regularization)))
+    odds = log_odds(probabilities)
+    print("\n".join(member_table(names, probabilities, odds, labels)))
+    print("\n".join(stacking_lines(names, probabilities, odds, labels, spec.regularization)))
 
 
 if __name__ == "__main__":

@@ -187,13 +187,18 @@ def package(spec: EnsembleSpec, task: Task, members: dict[str, DictConfig], stac
     return target, model_uri
 
 
-def ensemble(params: DictConfig, key: str, root: Path) -> dict:
-    spec = ensemble_spec(params.ensembles[key], params.experiments)
-    task = get_task(spec.task)
-    members = {
+def member_configs(params: DictConfig, spec: EnsembleSpec) -> dict[str, DictConfig]:
+    """Each member's validated experiment config, with its paths, in member order."""
+    return {
         name: validate_experiment(with_locations(params, params.experiments[name]))
         for name in spec.members
     }
+
+
+def ensemble(params: DictConfig, key: str, root: Path) -> dict:
+    spec = ensemble_spec(params.ensembles[key], params.experiments)
+    task = get_task(spec.task)
+    members = member_configs(params, spec)
     use_threads(next(iter(members.values())).trainer.threads)
     val_probabilities, val_labels = validation_outputs(spec, members, root)
     stacking = fit_stacking(val_probabilities, val_labels, spec.regularization)

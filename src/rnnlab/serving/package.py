@@ -46,9 +46,10 @@ def signature(serve: ModuleType) -> ModelSignature:
 
 # Where the CPU-only wheel exists (as pyproject.toml's `cpu` extra); elsewhere (macOS, Linux
 # aarch64) the same version of `tensorflow`. Both install the one `tensorflow` module.
-# PEP 508 markers have no `not`, so the complement is spelled out.
-CPU_WHEEL = 'sys_platform == "linux" and platform_machine == "x86_64"'
-NOT_CPU_WHEEL = 'sys_platform != "linux" or platform_machine != "x86_64"'
+CPU_WHEEL_SYSTEM = {"sys_platform": "linux", "platform_machine": "x86_64"}
+CPU_WHEEL = " and ".join(f'{key} == "{value}"' for key, value in CPU_WHEEL_SYSTEM.items())
+# PEP 508 markers have no `not`: the complement is written out (De Morgan).
+NOT_CPU_WHEEL = " or ".join(f'{key} != "{value}"' for key, value in CPU_WHEEL_SYSTEM.items())
 
 
 def requirements() -> list[str]:
