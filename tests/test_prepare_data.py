@@ -25,6 +25,7 @@ def imdb_dataset(**changes):
         "truncating": "pre",
         "val_fraction": 0.25,
         "split_seed": 1,
+        "word_vector_epochs": 2,
     }
     return OmegaConf.create(base | changes)
 
@@ -259,6 +260,16 @@ def test_word_vectors_come_from_the_training_text_alone(reviews: Path, tmp_path:
 
     np.testing.assert_array_equal(vectors_with(held_out), vectors)  # and the same every run
     assert not np.array_equal(vectors_with(~held_out), vectors)
+
+
+def test_word_vectors_train_for_the_dataset_s_epochs(reviews: Path, tmp_path: Path) -> None:
+    vectors = {}
+    for epochs in (1, 3):
+        dataset = imdb_dataset(word_vectors=8, word_vector_epochs=epochs)
+        meta = imdb.prepare_reviews(dataset, reviews, tmp_path / f"e{epochs}")
+        assert meta["word_vector_epochs"] == epochs
+        vectors[epochs] = load_array(tmp_path / f"e{epochs}", "word_vectors")
+    assert not np.allclose(vectors[1], vectors[3])
 
 
 def test_datasets_without_word_vectors_write_none(reviews: Path, tmp_path: Path) -> None:

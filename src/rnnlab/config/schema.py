@@ -106,6 +106,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("trainer.epochs", positive, "a positive integer"),
     ("trainer.threads", lambda v: v >= 0, "0 (one per core) or a positive integer"),
     ("dataset.word_vectors", lambda v: v >= 0, "an integer >= 0 (0 = no word vectors)"),
+    ("dataset.word_vector_epochs", positive, "a positive integer (skip-gram passes)"),
     ("trainer.schedule_epochs", positive, "a positive integer or null (null = trainer.epochs)"),
     ("trainer.steps_per_epoch", positive, "a positive integer or null"),
     ("trainer.validation_steps", positive, "a positive integer or null"),

@@ -20,10 +20,10 @@ from rnnlab.data.splits import WORD_VECTORS_ARRAY
 log = logging.getLogger(__name__)
 ARRAY = WORD_VECTORS_ARRAY  # <prepared folder>/word_vectors.npy
 # gensim's defaults, but frequent words subsampled harder (1e-4 rather than 1e-3): in
-# reviews "the", "movie" and "film" crowd out the words that carry sentiment.
+# reviews "the", "movie" and "film" crowd out the words that carry sentiment. The number of
+# passes is the dataset's (dataset.word_vector_epochs): 25,000 reviews need more than 5.
 WINDOW = 5
 NEGATIVE = 5
-EPOCHS = 5
 SUBSAMPLE = 1e-4
 
 
@@ -41,7 +41,9 @@ def token_sentences(values: np.ndarray, row_splits: np.ndarray) -> list[list[str
     ]
 
 
-def learn(texts: np.ndarray, vocabulary: list[str], dim: int, seed: int) -> np.ndarray:
+def learn(
+    texts: np.ndarray, vocabulary: list[str], dim: int, epochs: int, seed: int
+) -> np.ndarray:
     """A (len(vocabulary) + RESERVED, dim) float32 matrix indexed by token id."""
     from gensim.models import Word2Vec  # imported here: only datasets with vectors need it
 
@@ -52,7 +54,7 @@ def learn(texts: np.ndarray, vocabulary: list[str], dim: int, seed: int) -> np.n
         window=WINDOW,
         negative=NEGATIVE,
         sample=SUBSAMPLE,
-        epochs=EPOCHS,
+        epochs=epochs,
         sg=1,
         min_count=1,
         seed=seed,

@@ -39,6 +39,7 @@ class ImdbDataset:
     # > 0: `prepare` also learns word vectors of this size from the training split's text
     # (rnnlab.data.word_vectors), which model.pretrained_embedding starts from.
     word_vectors: int = 0
+    word_vector_epochs: int = 20  # skip-gram passes over the training text
     name: str = MISSING
 
 

@@ -173,7 +173,9 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
 def save_word_vectors(folder: Path, dataset, texts: np.ndarray, vocabulary: list[str]) -> None:
     from rnnlab.data import word_vectors
 
-    vectors = word_vectors.learn(texts, vocabulary, dataset.word_vectors, dataset.split_seed)
+    vectors = word_vectors.learn(
+        texts, vocabulary, dataset.word_vectors, dataset.word_vector_epochs, dataset.split_seed
+    )
     save_arrays(folder, **{word_vectors.ARRAY: vectors})
 
 
@@ -195,5 +197,9 @@ def describe(dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str]) ->
         ),
         "sizes": {name: len(part) for name, part in splits.items()},
         "positives": {name: int(part["label"].sum()) for name, part in splits.items()},
-        **({"word_vectors": dataset.word_vectors} if dataset.get("word_vectors") else {}),
+        **(
+            {"word_vectors": dataset.word_vectors, "word_vector_epochs": dataset.word_vector_epochs}
+            if dataset.get("word_vectors")
+            else {}
+        ),
     }
