@@ -41,9 +41,7 @@ def token_sentences(values: np.ndarray, row_splits: np.ndarray) -> list[list[str
     ]
 
 
-def learn(
-    texts: np.ndarray, vocabulary: list[str], dim: int, epochs: int, seed: int
-) -> np.ndarray:
+def learn(texts: np.ndarray, vocabulary: list[str], dim: int, epochs: int, seed: int) -> np.ndarray:
     """A (len(vocabulary) + RESERVED, dim) float32 matrix indexed by token id."""
     from gensim.models import Word2Vec  # imported here: only datasets with vectors need it
 
