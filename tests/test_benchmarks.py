@@ -155,3 +155,30 @@ def test_unrolled_twin_is_the_same_network() -> None:
     np.testing.assert_allclose(
         twin.predict(chars, verbose=0), model.predict(chars, verbose=0), atol=1e-5
     )
+
+
+def test_nbsvm_reference_tokenises_as_published_and_learns_the_ratios() -> None:
+    """benchmarks/nbsvm_reference.py: mesnilgr/nbsvm's tokens, and an NBSVM that separates
+    reviews by word order alone once it has bigrams."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import pandas as pd
+    from nbsvm_reference import nbsvm_accuracy, tokens
+
+    assert tokens('A "Fine" film.<br />Really?!') == [
+        "a", '"', "fine", '"', "film", ".", "really", "?", "!"
+    ]  # fmt: skip
+    rng = np.random.default_rng(0)
+    filler = ["the", "plot", "actors", "scene", "film", "music"]
+
+    def reviews(count: int) -> pd.DataFrame:
+        rows = []
+        for i in range(count):
+            positive = i % 2 == 0
+            cue = "not bad" if positive else "bad not"  # the same words, in another order
+            words = [*rng.choice(filler, 6), *cue.split(), *rng.choice(filler, 6)]
+            rows.append({"text": " ".join(words) + ".", "label": int(positive)})
+        return pd.DataFrame(rows)
+
+    train, scored = reviews(200), reviews(200)
+    assert nbsvm_accuracy(train, scored, ngrams=2, C=1.0) == 1.0
+    assert nbsvm_accuracy(train, scored, ngrams=1, C=1.0) < 0.7  # words alone: chance

@@ -46,6 +46,10 @@ BAD = [
     ),
     (["trainer.epochs=-1"], r"trainer.epochs=-1 is invalid; allowed: a positive integer"),
     (
+        ["experiment=imdb_gru", "dataset.word_vector_epochs=0"],
+        r"dataset.word_vector_epochs=0 is invalid; allowed: a positive integer \(skip-gram passes\)",
+    ),
+    (
         ["trainer.learning_rate=0"],
         r"trainer.learning_rate=0.0 is invalid; allowed: a positive number",
     ),
