@@ -7,8 +7,10 @@ from conf/ plus the `-S` overrides, and runs each in a temporary copy under
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +38,73 @@ def set_flags(overrides: list[str]) -> list[str]:
     return [flag for override in overrides for flag in ("-S", override)]
 
 
+def dvc(args: list[str], project: Path, seconds: float) -> subprocess.CompletedProcess:
+    """One dvc call that cannot hang the suite: killed after `seconds`."""
+    return subprocess.run(
+        [str(BIN / "dvc"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=seconds,
+    )
+
+
+def start_workers(project: Path) -> None:
+    # The workers are detached children of `dvc queue start` and inherit its stdout: with a
+    # pipe there, the call would return only when the last worker exits (never, if one
+    # stalls), so its output goes to a file.
+    log = project / "queue-start.log"
+    with log.open("w") as out:
+        subprocess.run(
+            [str(BIN / "dvc"), "queue", "start", "-j", "2"],
+            cwd=project,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+
+
+def wait_for_queue(project: Path, finished: int, seconds: float) -> str:
+    """`dvc queue status` once both tasks ended, or at the deadline; a stalled poll retries."""
+    deadline = time.monotonic() + seconds
+    status = ""
+    while time.monotonic() < deadline:
+        try:
+            status = dvc(["queue", "status"], project, seconds=60).stdout
+        except subprocess.TimeoutExpired:
+            continue
+        if status.count("Success") == finished or "Failed" in status:
+            break
+        time.sleep(5)
+    return status
+
+
+def worker_pids(project: Path) -> list[int]:
+    pid_files = (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid")
+    return [int(f.read_text().strip()) for f in pid_files if f.read_text().strip().isdigit()]
+
+
+def running(pid: int) -> bool:
+    # An exited worker may stay a zombie (its parent, `dvc queue start`, is gone): not running.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stop_workers(project: Path, seconds: float = 300) -> None:
+    """Let the workers finish collecting results and exit; kill any left at the deadline."""
+    deadline = time.monotonic() + seconds
+    while any(map(running, worker_pids(project))) and time.monotonic() < deadline:
+        time.sleep(2)
+    if any(map(running, worker_pids(project))):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            dvc(["queue", "stop", "--kill"], project, seconds=60)
+        for pid in filter(running, worker_pids(project)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_queued_experiments_run_in_parallel_and_log_lineage(
     project: Path,
@@ -59,23 +128,14 @@ def test_queued_experiments_run_in_parallel_and_log_lineage(
             [str(BIN / "dvc"), "exp", "run", "--queue", "-n", name, *set_flags([*BASE, change])],
             project,
         )
-    run([str(BIN / "dvc"), "queue", "start", "-j", "2"], project)
-
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        status = subprocess.run(
-            [str(BIN / "dvc"), "queue", "status"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            env=os.environ,
-        ).stdout
-        if status.count("Success") == 2 or "Failed" in status:
-            break
-        time.sleep(5)
+    try:
+        start_workers(project)
+        status = wait_for_queue(project, finished=2, seconds=900)
+    finally:
+        stop_workers(project)
     assert status.count("Success") == 2, status
 
-    shown = json.loads(run([str(BIN / "dvc"), "exp", "show", "--json"], project).stdout)
+    shown = json.loads(dvc(["exp", "show", "--json"], project, seconds=300).stdout)
     names = {
         experiment["revs"][0].get("name")
         for baseline in shown

@@ -18,7 +18,16 @@ import pytest
 
 from rnnlab.pipeline.compose import compose_params
 from rnnlab.pipeline.run_lock import holder, lock_file, run_lock
-from rnnlab.pipeline.status import DONE, PENDING, RUNNING, PipelineStatus, Stage, estimate
+from rnnlab.pipeline.status import (
+    DONE,
+    PENDING,
+    RUNNING,
+    PipelineStatus,
+    Snapshot,
+    Stage,
+    estimate,
+    longest_first,
+)
 from rnnlab.pipeline.watch import duration
 from rnnlab.tracking import state
 
@@ -97,6 +106,27 @@ def test_the_end_is_estimated_over_the_lanes_from_the_last_durations() -> None:
     # with mid (10 + 50) then takes short (20): 80 s; compare follows both; promote was
     # never timed.
     assert estimate(status) == (90.0 + 4.0, 1)
+
+
+def test_the_lanes_take_the_experiments_with_most_time_left_first() -> None:
+    hinted = ["char", "lstm", "pool", "bilstm", "new"]
+    own = [f"{kind}@{e}" for e in hinted for kind in ("select", "train", "evaluate")]
+    timed = {
+        "select@char": 0.0, "train@char": 900.0, "evaluate@char": 5.0,
+        "select@lstm": 300.0, "train@lstm": 200.0, "evaluate@lstm": 10.0,
+        "select@pool": 50.0, "train@pool": 30.0, "evaluate@pool": 5.0,
+        "select@bilstm": 700.0, "train@bilstm": 400.0, "evaluate@bilstm": 10.0,
+    }  # fmt: skip
+    timings = {name: {"seconds": seconds} for name, seconds in timed.items()}
+    everything = Snapshot(0.0, own, frozenset(own), {})
+    # new never ran (longest, as far as anyone knows); bilstm's 1,110 s beat char's 905 s.
+    assert longest_first(hinted, everything, timings) == ["new", "bilstm", "char", "lstm", "pool"]
+    # Unchanged selections are not pending, so they do not count: bilstm's 410 s left now
+    # come after char's 905 s.
+    trained = Snapshot(0.0, own, frozenset(own) - {"select@lstm", "select@bilstm"}, {})
+    assert longest_first(hinted, trained, timings) == ["new", "char", "bilstm", "lstm", "pool"]
+    # A clean clone has no times: the hinted order (repro.first, then as composed) stands.
+    assert longest_first(hinted, everything, {}) == hinted
 
 
 def hold_lock_in_another_process(project: Path) -> subprocess.Popen:

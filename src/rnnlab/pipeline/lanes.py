@@ -9,9 +9,10 @@ when it records the stage.
 
 The lanes share one queue of experiments: a lane that finishes one takes the next, so
 they end within about one experiment of each other whatever the experiments' lengths
-(`repro.first` starts the long ones first). Two lanes never run the same stage: a lane
-first brings its experiment's data stages up to date, and an experiment whose data stages
-another lane is still running waits, while the lane takes the next one that is free.
+(the queue starts the long ones first: pipeline.status.longest_first). Two lanes never
+run the same stage: a lane first brings its experiment's data stages up to date, and an
+experiment whose data stages another lane is still running waits, while the lane takes
+the next one that is free.
 Every lane command is `dvc repro --single-item` over the stages it owns, in dependency
 order: a plain `dvc repro evaluate@x` would also re-check every upstream stage, and
 checking a stage takes DVC's write lock on its outputs, which fails ("is busy") while
@@ -205,15 +206,13 @@ class Lanes:
 
 def repro(
     root: Path,
-    experiments: Sequence[str],
+    order: Sequence[str],
     lanes: int,
-    first: Sequence[str],
     data: Mapping[str, Sequence[str]],
 ) -> None:
-    """The experiments in `lanes` lanes (`data`: each one's data stages, data_stages), then
-    one plain `dvc repro` for what comes after them."""
+    """The experiments in `lanes` lanes, taken in `order` (`data`: each one's data stages,
+    data_stages), then one plain `dvc repro` for what comes after them."""
     if lanes > 1:
-        order = queue_order(experiments, first)
         log.info("%d lanes over: %s", lanes, ", ".join(order))
         Lanes(root, ExperimentQueue(order, data), min(lanes, len(order))).run()
     run(DVC_REPRO, root)

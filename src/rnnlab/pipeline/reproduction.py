@@ -19,9 +19,10 @@ from pathlib import Path
 from rnnlab.config.settings import load_params_section
 from rnnlab.pipeline import lanes as lanes_module
 from rnnlab.pipeline.run_lock import run_lock
-from rnnlab.pipeline.status import snapshot
+from rnnlab.pipeline.status import longest_first, snapshot
 from rnnlab.pipeline.watch import RunView
 from rnnlab.tracking import runs as tracking
+from rnnlab.tracking import state
 
 
 def new_pipeline_id() -> str:
@@ -56,9 +57,10 @@ def reproduce(root: Path, lanes: int | None = None) -> None:
     params, plan = load_params_section("repro", root)  # a stale params.yaml: "run compose"
     experiments = list(params.experiments)
     lanes = plan.lanes if lanes is None else lanes
-    order = lanes_module.queue_order(experiments, list(plan.first))
+    hinted = lanes_module.queue_order(experiments, list(plan.first))
     with run_lock(root):
         shot = snapshot(root, experiments)
+        order = longest_first(hinted, shot, state.durations(root))
         if not shot.pending:  # a no-op `make repro` costs one status check
             print("Data and pipelines are up to date.")
             return
@@ -66,4 +68,4 @@ def reproduce(root: Path, lanes: int | None = None) -> None:
         tasks = [params.experiments[e].dataset.task for e in training]
         with pipeline_runs(root, tasks) as pipeline, RunView(root, order, lanes, shot):
             print(f"pipeline {pipeline}: {len(shot.pending)} stages to run", flush=True)
-            lanes_module.repro(root, experiments, lanes, list(plan.first), shot.data_of)
+            lanes_module.repro(root, order, lanes, shot.data_of)

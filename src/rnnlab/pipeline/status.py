@@ -11,6 +11,7 @@ experiment that needs them), then the stages after every experiment (compare, pr
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,14 +154,32 @@ def build(root: Path, shot: Snapshot, experiments: Sequence[str], lanes: int) ->
 
 
 def plan(root: Path) -> tuple[list[str], int]:
-    """The experiments in the lanes' queue order, and how many lanes run them."""
+    """The experiments in their hinted order (`repro.first`, then as composed), and how
+    many lanes run them."""
     params, repro = load_params_section("repro", root)
     return queue_order(list(params.experiments), list(repro.first)), int(repro.lanes)
 
 
+def longest_first(order: Sequence[str], shot: Snapshot, timings: Mapping[str, dict]) -> list[str]:
+    """The lanes' queue: the experiments with the most seconds of pending stages (their
+    last runs' times) first, so no long one starts when the other lanes are nearly done.
+    One with a pending stage never timed counts as longest; ties keep `order`, which is
+    all there is to go by in a clean clone."""
+
+    def seconds_left(experiment: str) -> float:
+        pending = [s for s in own_stages(experiment) if s in shot.pending]
+        if any(s not in timings for s in pending):
+            return math.inf
+        return sum(timings[s]["seconds"] for s in pending)
+
+    return sorted(order, key=lambda experiment: -seconds_left(experiment))
+
+
 def pipeline_status(root: Path) -> PipelineStatus:
-    experiments, lanes = plan(root)
-    return build(root, snapshot(root, experiments), experiments, lanes)
+    hinted, lanes = plan(root)
+    shot = snapshot(root, hinted)
+    experiments = longest_first(hinted, shot, state.durations(root))
+    return build(root, shot, experiments, lanes)
 
 
 def estimate(status: PipelineStatus) -> tuple[float, int]:
