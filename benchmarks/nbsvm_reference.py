@@ -98,9 +98,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="JSONL file to append to")
     args = parser.parse_args()
     table = pd.read_parquet(args.reviews)
-    tokenizer = tokens
+    tokenizer, suffix = tokens, ""
     if args.tokens == "pipeline":
-        table, tokenizer = pipeline_texts(table), str.split
+        table, tokenizer, suffix = pipeline_texts(table), str.split, "_pipeline_tokens"
     seeds = [None] if args.test else args.split_seeds
     for seed in seeds:
         if seed is None:
@@ -111,7 +111,6 @@ def main() -> None:
         for ngrams in args.ngrams:
             started = time.perf_counter()
             accuracy = nbsvm_accuracy(train, scored, ngrams, args.C, tokenizer)
-            suffix = "" if args.tokens == "published" else f"_{args.tokens}_tokens"
             record = {
                 "label": f"reference_{ngrams}grams{suffix}",
                 "scored": "test" if seed is None else "val",

@@ -83,7 +83,8 @@ def wait_for_queue(project: Path, finished: int, seconds: float) -> str:
 
 def worker_pids(project: Path) -> list[int]:
     pid_files = (project / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid")
-    return [int(f.read_text().strip()) for f in pid_files if f.read_text().strip().isdigit()]
+    contents = [f.read_text().strip() for f in pid_files]
+    return [int(pid) for pid in contents if pid.isdigit()]
 
 
 def running(pid: int) -> bool:

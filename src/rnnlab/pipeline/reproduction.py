@@ -60,10 +60,10 @@ def reproduce(root: Path, lanes: int | None = None) -> None:
     hinted = lanes_module.queue_order(experiments, list(plan.first))
     with run_lock(root):
         shot = snapshot(root, experiments)
-        order = longest_first(hinted, shot, state.durations(root))
         if not shot.pending:  # a no-op `make repro` costs one status check
             print("Data and pipelines are up to date.")
             return
+        order = longest_first(hinted, shot, state.durations(root))
         training = [e for e in experiments if lanes_module.train_stage(e) in shot.pending]
         tasks = [params.experiments[e].dataset.task for e in training]
         with pipeline_runs(root, tasks) as pipeline, RunView(root, order, lanes, shot):
