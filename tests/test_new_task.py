@@ -37,19 +37,7 @@ TASK_MODULE = {
         """Majority: is a sequence of tokens 2 and 3 mostly 2s (label 0) or mostly 3s (1)?"""
         from dataclasses import dataclass
 
-        from omegaconf import MISSING
-
         from rnnlab.tasks.base import Task
-
-
-        @dataclass
-        class MajorityDataset:
-            task: str = "majority_task"
-            examples: int = 300
-            length: int = 9
-            val_fraction: float = 0.25
-            seed: int = 0
-            name: str = MISSING
 
 
         @dataclass(frozen=True)
@@ -67,7 +55,6 @@ TASK_MODULE = {
             name="majority_task",
             title="Majority of tokens (test accuracy, higher is better)",
             problem="binary_text",
-            dataset_schema=MajorityDataset,
             mlflow_experiment="majority",
             registered_model="rnnlab-majority",
             main_metric="test_accuracy",
@@ -75,6 +62,24 @@ TASK_MODULE = {
             higher_is_better=True,
         )
     ''',
+    "settings.py": """
+        from dataclasses import dataclass
+
+        from omegaconf import MISSING
+
+
+        @dataclass
+        class MajorityDataset:
+            task: str = MISSING
+            examples: int = MISSING
+            length: int = MISSING
+            val_fraction: float = MISSING
+            seed: int = MISSING
+            name: str = MISSING
+
+
+        DATASET = MajorityDataset
+    """,
     "prepare.py": """
         import numpy as np
 
@@ -145,7 +150,14 @@ TASK_MODULE = {
         WRAPPER = MajorityVote
     """,
 }
-DATASET = "task: majority_task\nname: majority_n300\n"
+DATASET = """\
+task: majority_task
+examples: 300
+length: 9
+val_fraction: 0.25
+seed: 0
+name: majority_n${.examples}
+"""
 EXPERIMENT = """\
 # @package _global_
 defaults:
@@ -226,3 +238,11 @@ def test_a_new_tasks_dataset_is_checked_against_its_own_schema(fourth_task: Path
         validate_dataset(dataset)
     with pytest.raises(ConfigError, match=r"dataset.task='no_such_task' is unknown; built-in"):
         validate_dataset(OmegaConf.create({"task": "no_such_task", "name": "m"}))
+    # The values live in the conf, not in the schema: an unset one is named, with the fix.
+    unset = OmegaConf.create({"task": "majority_task", "name": "m", "examples": 3, "seed": 0})
+    with pytest.raises(
+        ConfigError,
+        match=r"dataset 'm' sets no value for length, val_fraction; a dataset variant starts "
+        r"from the task's settings \(`defaults: \[majority_task\]`",
+    ):
+        validate_dataset(unset)

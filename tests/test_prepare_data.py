@@ -6,10 +6,18 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from rnnlab.data.text import OOV_INDEX, encode, load_vocabulary
+from rnnlab.data.text import (
+    OOV_INDEX,
+    PUNCTUATION,
+    RESERVED,
+    encode,
+    load_vocabulary,
+    vectorize,
+)
 from rnnlab.errors import DataError
 from rnnlab.io import load_array
 from rnnlab.tasks.imdb import prepare as imdb
+from rnnlab.tasks.imdb import serve as imdb_serve
 from rnnlab.tasks.shakespeare import prepare as shakespeare
 from rnnlab.tasks.sine import prepare as sine
 
@@ -26,6 +34,7 @@ def imdb_dataset(**changes):
         "val_fraction": 0.25,
         "split_seed": 1,
         "word_vector_epochs": 2,
+        "punctuation": False,
     }
     return OmegaConf.create(base | changes)
 
@@ -127,6 +136,55 @@ def test_vectorizer_is_reusable_on_raw_text(reviews: Path, tmp_path: Path) -> No
     assert tokens[:4] == [vocabulary.index(w) + 2 for w in ("this", "movie", "was", "great")]
     assert tokens[4] == OOV_INDEX
     assert "br" not in vocabulary
+
+
+def test_a_variant_with_punctuation_keeps_the_marks_in_its_vocabulary(
+    reviews: Path, tmp_path: Path
+) -> None:
+    plain = imdb.prepare_reviews(imdb_dataset(vocab_size=200), reviews, tmp_path / "plain")
+    marked = imdb.prepare_reviews(
+        imdb_dataset(vocab_size=200, punctuation=True), reviews, tmp_path / "marked"
+    )
+    assert "punctuation" not in plain and marked["punctuation"] is True
+    assert not set(PUNCTUATION) & set(load_vocabulary(tmp_path / "plain" / "vocab.txt"))
+    assert {"!", "."} <= set(load_vocabulary(tmp_path / "marked" / "vocab.txt"))
+
+
+def test_punctuation_marks_are_tokens_of_their_own() -> None:
+    review = 'Great!! (Really?) "Fine", said he; ok: the end. <br />x#y'
+    words = ["great", "really", "fine", "said", "he", "ok", "the", "end", "x", "y"]
+    vocabulary = words + list(PUNCTUATION)
+
+    def tokens(punctuation: bool) -> list[str]:
+        values, _ = encode([review], vocabulary, punctuation)
+        return [vocabulary[i - RESERVED] if i >= RESERVED else "[UNK]" for i in values]
+
+    # '#' and markup are separators either way.
+    assert tokens(False) == words
+    assert tokens(True) == [
+        *("great", "!", "!", "(", "really", "?", ")", '"', "fine", '"', ","),
+        *("said", "he", ";", "ok", ":", "the", "end", ".", "x", "y"),
+    ]
+
+
+def test_the_served_model_tokenizes_as_its_prepared_variant(reviews: Path, tmp_path: Path) -> None:
+    for name, punctuation in (("plain", False), ("marked", True)):
+        dataset = imdb_dataset(vocab_size=200, max_len=8, punctuation=punctuation)
+        meta = imdb.prepare_reviews(dataset, reviews, tmp_path / name)
+        settings = imdb_serve.preprocessing(meta, "steps")
+        assert settings.get("punctuation", False) is punctuation
+        vocabulary = load_vocabulary(tmp_path / name / "vocab.txt")
+        _, lengths = vectorize(
+            ["Bad! Bad."], vocabulary, 8, "post", "post", settings.get("punctuation", False)
+        )
+        assert lengths.tolist() == [4 if punctuation else 2]
+    assert set(imdb_serve.preprocessing(meta, "steps")) == {
+        "vocab_size",
+        "max_len",
+        "padding",
+        "truncating",
+        "punctuation",
+    }
 
 
 def test_non_utf8_review_is_a_clear_error(tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ stages list no serving, packaging or evaluation code.
 from __future__ import annotations
 
 import ast
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import yaml
+from omegaconf import MISSING
 
 from rnnlab.tasks import builtin_tasks, get_task
 
@@ -119,9 +121,11 @@ def covered(path: Path, deps: list[Path]) -> bool:
 
 def test_closure_follows_function_level_and_package_imports() -> None:
     closure = imported_closure("rnnlab.pipeline.evaluate")
-    # evaluate imports the models package, whose load_model imports the layers and the text
-    # vectorizer inside a function: both must be seen for the check below to mean anything.
-    assert {"rnnlab.models.layers", "rnnlab.data.text", "rnnlab.tasks.base"} <= closure
+    # evaluate imports the models package, whose load_model imports the custom layers inside
+    # a function: it must be seen for the check below to mean anything.
+    assert {"rnnlab.models.layers", "rnnlab.tasks.base"} <= closure
+    # The served model vectorizes raw text; packaging must see the tokenizer.
+    assert "rnnlab.data.text" in shaping_modules("package", "imdb")
 
 
 @pytest.mark.parametrize(("stage", "task"), stage_tasks())
@@ -144,3 +148,17 @@ def test_training_depends_on_no_serving_plotting_or_evaluation_code(stage: str, 
     elsewhere = ("src/rnnlab/serving", "src/rnnlab/plots.py", *role_files)
     assert not [dep for dep in deps if dep.startswith(elsewhere)], deps
     assert not [m for m in shaping_modules(stage, task) if m.startswith("rnnlab.serving")]
+    # Models train on prepared token ids: a tokenizer change re-runs prepare, and only
+    # arrays that come out different retrain anything.
+    assert "src/rnnlab/data/text.py" not in deps
+
+
+@pytest.mark.parametrize("task", builtin_tasks())
+def test_dataset_settings_take_every_value_from_the_conf(task: str) -> None:
+    """tasks/<task>/settings.py names and types the `dataset:` settings; their values,
+    defaults included, are in conf/dataset/<task>.yaml, so they reach each stage as DVC
+    params and the schema module is no stage's dependency."""
+    schema = get_task(task).dataset_schema
+    conf = yaml.safe_load((ROOT / "conf" / "dataset" / f"{task}.yaml").read_text("utf-8"))
+    assert sorted(f.name for f in fields(schema) if f.name not in conf) == []
+    assert [f.name for f in fields(schema) if f.default != MISSING] == []

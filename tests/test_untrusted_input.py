@@ -54,6 +54,7 @@ def test_failed_prepare_keeps_the_previous_good_output(tmp_path: Path) -> None:
             "truncating": "post",
             "val_fraction": 0.25,
             "split_seed": 1,
+            "punctuation": False,
         }
     )
     out = tmp_path / "prepared"

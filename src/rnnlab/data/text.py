@@ -1,6 +1,7 @@
 """The review vectorizer: one definition used by `prepare` and at inference time.
 
-Tokens are lower-cased words after HTML line breaks and punctuation are removed.
+Tokens are lower-cased words after HTML line breaks are removed, and punctuation is either
+removed or, with `punctuation=True`, kept as tokens of its own (PUNCTUATION's marks).
 Reserved indices: 0 = padding, 1 = out-of-vocabulary ([UNK]); words get 2..vocab_size-1 by
 descending training-split frequency.
 """
@@ -16,20 +17,34 @@ import tensorflow as tf
 PAD_INDEX = 0
 OOV_INDEX = 1
 RESERVED = 2
+# The marks kept as tokens with punctuation=True; every other symbol is a separator.
+PUNCTUATION = '.,"()!?;:'
 
 
-@keras.saving.register_keras_serializable(package="rnnlab")
 def standardize_review(text: tf.Tensor) -> tf.Tensor:
+    """Lower-cased words: markup line breaks and every symbol but ' become spaces."""
+    return tf.strings.regex_replace(lower_without_line_breaks(text), r"[^\p{L}\p{N}']+", " ")
+
+
+def standardize_review_with_punctuation(text: tf.Tensor) -> tf.Tensor:
+    """Lower-cased words and PUNCTUATION's marks, each mark a token of its own."""
+    marks = "".join("\\" + mark for mark in PUNCTUATION)
+    text = tf.strings.regex_replace(lower_without_line_breaks(text), f"([{marks}])", r" \1 ")
+    return tf.strings.regex_replace(text, f"[^\\p{{L}}\\p{{N}}'{marks}]+", " ")
+
+
+def lower_without_line_breaks(text: tf.Tensor) -> tf.Tensor:
     text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
-    return tf.strings.regex_replace(text, r"[^\p{L}\p{N}']+", " ")
+    return tf.strings.regex_replace(text, r"<br\s*/?>", " ")
 
 
-def make_vectorizer(vocab_size: int, vocabulary: list[str] | None = None) -> keras.layers.Layer:
+def make_vectorizer(
+    vocab_size: int, vocabulary: list[str] | None = None, punctuation: bool = False
+) -> keras.layers.Layer:
     """A TextVectorization layer emitting ragged token ids (padding is done separately)."""
     return keras.layers.TextVectorization(
         max_tokens=vocab_size,
-        standardize=standardize_review,
+        standardize=standardize_review_with_punctuation if punctuation else standardize_review,
         split="whitespace",
         output_mode="int",
         ragged=True,
@@ -38,18 +53,22 @@ def make_vectorizer(vocab_size: int, vocabulary: list[str] | None = None) -> ker
     )
 
 
-def fit_vocabulary(texts: list[str] | np.ndarray, vocab_size: int) -> list[str]:
+def fit_vocabulary(
+    texts: list[str] | np.ndarray, vocab_size: int, punctuation: bool = False
+) -> list[str]:
     """Vocabulary (without the reserved entries) from the given texts only."""
-    vectorizer = make_vectorizer(vocab_size)
+    vectorizer = make_vectorizer(vocab_size, punctuation=punctuation)
     vectorizer.adapt(
         tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object)).batch(2048)
     )
     return vectorizer.get_vocabulary()[RESERVED:]
 
 
-def encode(texts: list[str] | np.ndarray, vocabulary: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def encode(
+    texts: list[str] | np.ndarray, vocabulary: list[str], punctuation: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of each text as (flat values, row splits)."""
-    vectorizer = make_vectorizer(len(vocabulary) + RESERVED, vocabulary)
+    vectorizer = make_vectorizer(len(vocabulary) + RESERVED, vocabulary, punctuation)
     ragged = vectorizer(tf.constant(np.asarray(texts, dtype=object)))
     return ragged.flat_values.numpy(), ragged.row_splits.numpy()
 
@@ -60,6 +79,7 @@ def vectorize(
     max_len: int,
     padding: str,
     truncating: str,
+    punctuation: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Padded token ids (rows, max_len) and each text's token count before padding.
 
@@ -67,7 +87,7 @@ def vectorize(
     """
     from rnnlab.data.padding import pad_ragged
 
-    values, row_splits = encode(texts, vocabulary)
+    values, row_splits = encode(texts, vocabulary, punctuation)
     return pad_ragged(values, row_splits, max_len, padding, truncating), np.diff(row_splits)
 
 

@@ -14,8 +14,8 @@ import zlib
 
 import numpy as np
 
-from rnnlab.data import text as text_vec
 from rnnlab.data.splits import WORD_VECTORS_ARRAY
+from rnnlab.data.text import RESERVED
 
 log = logging.getLogger(__name__)
 ARRAY = WORD_VECTORS_ARRAY  # <prepared folder>/word_vectors.npy
@@ -34,18 +34,21 @@ def stable_hash(text: str) -> int:
 
 def token_sentences(values: np.ndarray, row_splits: np.ndarray) -> list[list[str]]:
     """Each review as its in-vocabulary token ids, as strings (gensim's word keys)."""
-    known = values >= text_vec.RESERVED
+    known = values >= RESERVED
     return [
         [str(i) for i in values[start:end][known[start:end]]]
         for start, end in itertools.pairwise(row_splits)
     ]
 
 
-def learn(texts: np.ndarray, vocabulary: list[str], dim: int, epochs: int, seed: int) -> np.ndarray:
-    """A (len(vocabulary) + RESERVED, dim) float32 matrix indexed by token id."""
+def learn(
+    tokens: tuple[np.ndarray, np.ndarray], words: int, dim: int, epochs: int, seed: int
+) -> np.ndarray:
+    """A (words + RESERVED, dim) float32 matrix indexed by token id, from the training
+    reviews' token ids as (flat values, row splits) (rnnlab.data.text.encode)."""
     from gensim.models import Word2Vec  # imported here: only datasets with vectors need it
 
-    values, row_splits = text_vec.encode(texts, vocabulary)
+    values, row_splits = tokens
     model = Word2Vec(
         token_sentences(values, row_splits),
         vector_size=dim,
@@ -60,8 +63,8 @@ def learn(texts: np.ndarray, vocabulary: list[str], dim: int, epochs: int, seed:
         workers=1,  # one thread: the same vectors on every run (two threads race)
     )
     # Padding (masked) and out-of-vocabulary rows have no neighbours to learn from: zeros.
-    matrix = np.zeros((len(vocabulary) + text_vec.RESERVED, dim), dtype=np.float32)
+    matrix = np.zeros((words + RESERVED, dim), dtype=np.float32)
     for key, row in model.wv.key_to_index.items():
         matrix[int(key)] = model.wv.vectors[row]
-    log.info("word vectors: %d of %d words, dim %d", len(model.wv), len(vocabulary), dim)
+    log.info("word vectors: %d of %d words, dim %d", len(model.wv), words, dim)
     return matrix

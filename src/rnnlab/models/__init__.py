@@ -17,7 +17,6 @@ def load_model(path: str | Path) -> keras.Model:
     safe_mode: a model file may not smuggle arbitrary code (lambda layers) into the
     process that loads it (an evaluation stage or a model server).
     """
-    import rnnlab.data.text
     import rnnlab.models.layers  # noqa: F401  (registers the custom objects)
 
     return keras.saving.load_model(path, safe_mode=True)

@@ -4,6 +4,8 @@ A task is a package whose `__init__.py` defines `TASK`, an instance of a `Task` 
 plus one module per pipeline role, imported only by the stage that plays it so that each
 stage depends on exactly the code that shapes its outputs:
 
+- `settings.py`: `DATASET`, the dataclass that names and types the `dataset:` settings
+  (their values live in conf/dataset/<task>.yaml and reach the stages as DVC params);
 - `prepare.py`: `prepare(dataset, cfg, root, output) -> meta` (and, for a task whose raw
   download needs a parsing step, `parse(raw_file, output)`);
 - `evaluate.py`: `evaluate(model, splits, out, cfg) -> metrics` (metrics and plots on the
@@ -50,7 +52,6 @@ class Task:
     name: str
     title: str  # leaderboard heading: what is measured and which way is better
     problem: str  # the input/output shape that model kinds declare they fit (models/registry)
-    dataset_schema: type  # dataclass of the task's `dataset:` settings
     mlflow_experiment: str
     registered_model: str
     main_metric: str  # on the held-out split; promotion and the leaderboard rank by it
@@ -65,15 +66,20 @@ class Task:
     validation_optional: bool = False
     package: str = field(default="", compare=False)  # set by the registry: where roles live
 
-    ROLES: ClassVar[tuple[str, ...]] = ("prepare", "evaluate", "serve", "command")
+    ROLES: ClassVar[tuple[str, ...]] = ("settings", "prepare", "evaluate", "serve", "command")
 
     @property
     def held_out(self) -> str:
         """The split evaluation scores: test, or validation where the task has no test."""
         return self.splits[-1]
 
+    @property
+    def dataset_schema(self) -> type:
+        """The dataclass the `dataset:` settings are checked against (settings.DATASET)."""
+        return self.role("settings").DATASET
+
     def role(self, name: str) -> ModuleType:
-        """The task's module for one pipeline role (prepare, evaluate, serve)."""
+        """The task's module for one role (settings, prepare, evaluate, serve, command)."""
         if name not in self.ROLES:
             raise ValueError(f"unknown task role {name!r}; roles: {self.ROLES}")
         return importlib.import_module(f"{self.package}.{name}")

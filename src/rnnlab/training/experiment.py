@@ -21,6 +21,13 @@ MODEL_RULES = [
 def validate_dataset(node: DictConfig) -> DictConfig:
     task = get_task(str(node.get("task")))
     dataset = typed("dataset", task.dataset_schema, node)
+    unset = sorted(OmegaConf.missing_keys(dataset))
+    if unset:
+        raise ConfigError(
+            f"dataset {node.get('name')!r} sets no value for {', '.join(unset)}; a dataset "
+            f"variant starts from the task's settings (`defaults: [{task.name}]` in "
+            f"conf/dataset/) or sets every one of them"
+        )
     check_rules(OmegaConf.create({"dataset": dataset}))
     task.check_dataset(dataset)
     return dataset

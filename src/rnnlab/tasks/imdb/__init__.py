@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from omegaconf import MISSING
 
 from rnnlab.tasks.base import Task
 
@@ -23,24 +22,6 @@ LABELS = ("negative", "positive")  # label 0 / 1
 def predicted_labels(prob: np.ndarray) -> np.ndarray:
     """Label (0 negative, 1 positive) of each P(positive)."""
     return (np.asarray(prob) >= POSITIVE_THRESHOLD).astype(int)
-
-
-@dataclass
-class ImdbDataset:
-    task: str = "imdb"
-    source: str = "imdb"
-    vocab_size: int = MISSING
-    max_len: int = MISSING
-    padding: str = "post"
-    truncating: str = "post"
-    val_fraction: float = 0.2
-    split_seed: int = 42
-    val_block_size: int = 0
-    # > 0: `prepare` also learns word vectors of this size from the training split's text
-    # (rnnlab.data.word_vectors), which model.pretrained_embedding starts from.
-    word_vectors: int = 0
-    word_vector_epochs: int = 20  # skip-gram passes over the training text
-    name: str = MISSING
 
 
 @dataclass(frozen=True)
@@ -59,7 +40,6 @@ TASK = ImdbTask(
     name="imdb",
     title="IMDB sentiment (test accuracy, higher is better)",
     problem="binary_text",
-    dataset_schema=ImdbDataset,
     mlflow_experiment="imdb-sentiment",
     registered_model="rnnlab-imdb",
     main_metric="test_accuracy",

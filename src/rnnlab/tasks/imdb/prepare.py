@@ -147,7 +147,9 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
         dataset.split_seed,
         dataset.get("val_block_size", 0),
     )
-    vocabulary = text_vec.fit_vocabulary(splits["train"]["text"].to_numpy(), dataset.vocab_size)
+    vocabulary = text_vec.fit_vocabulary(
+        splits["train"]["text"].to_numpy(), dataset.vocab_size, dataset.punctuation
+    )
     with atomic_dir(output) as folder:
         for name, part in splits.items():
             x, _ = text_vec.vectorize(
@@ -156,6 +158,7 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
                 dataset.max_len,
                 dataset.padding,
                 dataset.truncating,
+                dataset.punctuation,
             )
             save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
             save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
@@ -171,10 +174,15 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
 
 
 def save_word_vectors(folder: Path, dataset, texts: np.ndarray, vocabulary: list[str]) -> None:
+    from rnnlab.data import text as text_vec
     from rnnlab.data import word_vectors
 
     vectors = word_vectors.learn(
-        texts, vocabulary, dataset.word_vectors, dataset.word_vector_epochs, dataset.split_seed
+        text_vec.encode(texts, vocabulary, dataset.punctuation),
+        len(vocabulary),
+        dataset.word_vectors,
+        dataset.word_vector_epochs,
+        dataset.split_seed,
     )
     save_arrays(folder, **{word_vectors.ARRAY: vectors})
 
@@ -202,4 +210,6 @@ def describe(dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str]) ->
             if dataset.get("word_vectors")
             else {}
         ),
+        # Only when set: the variants without it keep their meta.json byte for byte.
+        **({"punctuation": True} if dataset.punctuation else {}),
     }

@@ -31,8 +31,10 @@ VOCABULARY = "vocab.txt"  # in the prepared folder
 
 
 def preprocessing(meta: dict, input_layout: str) -> dict:
-    """The inference-time settings of the prepared dataset (from its meta.json)."""
-    return {k: meta[k] for k in ("vocab_size", "max_len", "padding", "truncating")}
+    """The inference-time settings of the prepared dataset (from its meta.json);
+    `punctuation` only where the variant keeps it, as meta.json has it."""
+    keys = ("vocab_size", "max_len", "padding", "truncating", "punctuation")
+    return {k: meta[k] for k in keys if k in meta}
 
 
 class ReviewClassifier(mlflow.pyfunc.PythonModel):
@@ -60,7 +62,12 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
 
         s = self.settings
         ids, lengths = vectorize(
-            texts, self.vocabulary, s["max_len"], s["padding"], s["truncating"]
+            texts,
+            self.vocabulary,
+            s["max_len"],
+            s["padding"],
+            s["truncating"],
+            s.get("punctuation", False),
         )
         empty = np.flatnonzero(lengths == 0)
         if len(empty):

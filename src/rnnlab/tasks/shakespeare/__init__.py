@@ -10,21 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import II, MISSING
-
 from rnnlab.tasks.base import Task
 
 VOCABULARY_FILE = "vocab.json"
-
-
-@dataclass
-class ShakespeareDataset:
-    task: str = "shakespeare"
-    source: str = "shakespeare"
-    seq_len: int = 100
-    val_fraction: float = 0.1
-    val_seq_len: int = II(".seq_len")  # validation (scored) blocks; same as training by default
-    name: str = MISSING
 
 
 @dataclass(frozen=True)
@@ -45,7 +33,6 @@ TASK = ShakespeareTask(
     name="shakespeare",
     title="Shakespeare character LM (validation nats/char, lower is better)",
     problem="char_lm",
-    dataset_schema=ShakespeareDataset,
     mlflow_experiment="shakespeare-char-lm",
     registered_model="rnnlab-shakespeare",
     main_metric="val_loss_nats",

@@ -9,20 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import MISSING
-
 from rnnlab.tasks.base import Task
-
-
-@dataclass
-class SineDataset:
-    task: str = "sine"
-    train_examples: int = 10000
-    test_examples: int = 1000
-    steps: int = 10
-    gap: float = 0.01
-    val_fraction: float = 0.1
-    name: str = MISSING
 
 
 @dataclass(frozen=True)
@@ -44,7 +31,6 @@ TASK = SineTask(
     name="sine",
     title="Sine regression (test RMSE, lower is better)",
     problem="series",
-    dataset_schema=SineDataset,
     mlflow_experiment="sine-regression",
     registered_model="rnnlab-sine",
     main_metric="test_rmse",
