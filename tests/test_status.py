@@ -87,6 +87,23 @@ def stage(name: str, state_: str, last: float | None, **running) -> Stage:
     return Stage(name, state_, last, **running)
 
 
+def test_the_profile_is_parsed_again_only_when_params_yaml_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run view asks every second: a parse each time cost a sixth of a core."""
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text("profile: {name: full}\n")
+    parses, parse = [], yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: parses.append(text) or parse(text))
+    full = state.profile_id(tmp_path)
+    assert [state.profile_id(tmp_path) for _ in range(3)] == [full] * 3 and len(parses) == 1
+    params.write_text("profile: {name: quick, epochs: 1}\n")
+    assert state.profile_id(tmp_path) not in ("", full) and len(parses) == 2
+    assert state.profile_id(tmp_path / "no_project") == ""
+
+
 def test_the_end_is_estimated_over_the_lanes_from_the_last_durations() -> None:
     now = 1_000_000.0
     status = PipelineStatus(
