@@ -1,5 +1,6 @@
-"""The ensemble stage: members stacked on their validation outputs, scored on the held-out
-split, logged as its own MLflow run, served as one raw-text model, ranked and promoted."""
+"""The ensemble stage: members stacked on their validation outputs, scored on their written
+held-out predictions, logged as its own MLflow run, served as one raw-text model, ranked and
+promoted."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.errors import ConfigError
+from rnnlab.data.predictions import read_predictions, write_predictions
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.stacking import Stacking, cross_validated_accuracy, fit_stacking, log_odds
 from rnnlab.pipeline.compose import compose_params
+from rnnlab.pipeline.ensemble import EnsembleSpec, held_out_outputs
 from rnnlab.tasks.imdb import predicted_labels
 
 from .conftest import REPO, review_text, run
@@ -89,6 +92,37 @@ def test_compose_refuses_an_ensemble_it_cannot_build(
     assert message in str(error.value)
 
 
+def written_predictions(root: Path, targets: dict[str, list[int]]) -> dict[str, DictConfig]:
+    """Members' configs (what held_out_outputs reads of them) and their predictions files,
+    one per member with the given targets."""
+    paths = OmegaConf.load(REPO / "conf" / "paths" / "default.yaml")
+    members = {}
+    for name, target in targets.items():
+        members[name] = OmegaConf.create({"name": name, "paths": paths, "dataset": {"name": "d"}})
+        frame = pd.DataFrame({"target": target, "output": np.linspace(0.1, 0.9, len(target))})
+        write_predictions(frame, root / "predictions" / f"{name}.csv")
+    return members
+
+
+def test_held_out_outputs_are_the_members_written_predictions(tmp_path: Path) -> None:
+    members = written_predictions(tmp_path, {"a": [1, 0, 1], "b": [1, 0, 1]})
+    spec = EnsembleSpec("duo", "imdb", ("a", "b"))
+    outputs, labels = held_out_outputs(spec, members, tmp_path)
+    np.testing.assert_array_equal(outputs, np.column_stack([np.linspace(0.1, 0.9, 3)] * 2))
+    assert labels.tolist() == [1, 0, 1]
+
+
+def test_held_out_outputs_name_the_missing_or_mismatched_member(tmp_path: Path) -> None:
+    spec = EnsembleSpec("duo", "imdb", ("a", "b"))
+    members = written_predictions(tmp_path, {"a": [1, 0, 1], "b": [1, 1, 1]})
+    with pytest.raises(DataError, match=r"member 'b' was scored on other examples than 'a'"):
+        held_out_outputs(spec, members, tmp_path)
+    (tmp_path / "predictions" / "b.csv").unlink()
+    with pytest.raises(DataError, match=r"member 'b' has no held-out predictions") as error:
+        held_out_outputs(spec, members, tmp_path)
+    assert "dvc repro evaluate@b" in str(error.value)
+
+
 def served(model_dir: Path, texts: list[str]) -> pd.DataFrame:
     return mlflow.pyfunc.load_model(str(model_dir)).predict(pd.DataFrame({"text": texts}))
 
@@ -123,6 +157,15 @@ def test_ensemble_stage_stacks_registers_serves_and_competes(project: Path) -> N
     assert ensemble_run.data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
     weights = [float(params[f"weight.{m}"]) for m in MEMBERS]
     stacking = Stacking(tuple(weights), float(params["intercept"]))
+
+    # Scored on the outputs the members' evaluate stages wrote, not on runs of its own.
+    members_written = [read_predictions(project / "predictions" / f"{m}.csv") for m in MEMBERS]
+    written = read_predictions(project / "plots" / "imdb_ensemble" / "eval" / "predictions.csv")
+    np.testing.assert_array_equal(written["target"], members_written[0]["target"])
+    combined = stacking.combine(np.column_stack([f["output"] for f in members_written]))
+    np.testing.assert_allclose(written["output"], combined, rtol=1e-4)  # params: 6 digits
+    accuracy = np.mean(predicted_labels(written["output"]) == written["target"])
+    assert accuracy == metrics["test_accuracy"]
 
     # The weights are the stacking of the validation outputs the select stages recorded.
     outputs = np.column_stack(

@@ -1,19 +1,23 @@
-"""Evaluation: capped scoring (quick profile), run tags, and the positive-review threshold."""
+"""Evaluation: capped scoring (quick profile), run tags, the positive-review threshold, the
+character model's loss per character and the predictions file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 from rnnlab.config.settings import compose_run
+from rnnlab.data.predictions import read_predictions, write_predictions
 from rnnlab.data.splits import DataSpec, Splits
 from rnnlab.errors import ConfigError
 from rnnlab.pipeline.evaluate import cap_held_out
 from rnnlab.tasks import load_prepared as load_splits
 from rnnlab.tasks.imdb import POSITIVE_THRESHOLD, predicted_labels
+from rnnlab.tasks.shakespeare.evaluate import character_nats
 from rnnlab.tracking.runs import eval_data_id
 from rnnlab.training.experiment import validate_experiment
 
@@ -91,3 +95,41 @@ def test_a_review_at_the_threshold_is_called_positive_by_every_reader() -> None:
     prob = np.array([0.0, POSITIVE_THRESHOLD - 1e-9, POSITIVE_THRESHOLD, 0.9])
     assert predicted_labels(prob).tolist() == [0, 0, 1, 1]
     assert predicted_labels(prob).dtype.kind == "i"  # counts in sklearn's confusion matrix
+
+
+def test_character_nats_are_the_models_loss_per_character() -> None:
+    import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 7, (5, 11)), rng.integers(0, 7, (5, 11))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(7, 4),
+            keras.layers.GRU(6, return_sequences=True),
+            keras.layers.Dense(7, name="logits"),
+        ]
+    )
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    nats = character_nats(model, x, y)
+    assert nats.shape == (55,) and nats.dtype == np.float64 and (nats > 0).all()
+    loss = model.evaluate(x, y, batch_size=2, verbose=0)
+    assert nats.mean() == pytest.approx(loss, rel=1e-6)
+    # Row by row in text order: block 1's characters follow block 0's.
+    second_block = character_nats(model, x[1:2], y[1:2])
+    np.testing.assert_allclose(nats[11:22], second_block, rtol=1e-6)
+
+
+def test_predictions_file_gives_back_exactly_the_scored_outputs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"target": rng.integers(0, 2, 50), "output": rng.random(50) / 3}).assign(
+        single=lambda f: f["output"].astype(np.float32)
+    )
+    path = tmp_path / "predictions" / "exp.csv"
+    write_predictions(frame, path)
+    back = read_predictions(path)
+    assert path.read_text().startswith("example,target,output,single\n0,")
+    np.testing.assert_array_equal(back["output"], frame["output"])
+    np.testing.assert_array_equal(back["single"].astype(np.float32), frame["single"])
+    np.testing.assert_array_equal(back.index, np.arange(50))

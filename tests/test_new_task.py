@@ -15,12 +15,14 @@ import textwrap
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from rnnlab.config.settings import compose_run
+from rnnlab.data.predictions import read_predictions
 from rnnlab.errors import ConfigError
 from rnnlab.pipeline.compare import compare
 from rnnlab.pipeline.evaluate import evaluate
@@ -106,13 +108,17 @@ TASK_MODULE = {
     """,
     "evaluate.py": """
         import numpy as np
+        import pandas as pd
+
+        from rnnlab.tasks import Evaluation
 
 
         def evaluate(model, splits, out, cfg):
             x, y = splits.arrays["test"]
             prob = model.predict(x, verbose=0).ravel()
-            (out / "scores.csv").write_text("\\n".join(f"{p:.6f}" for p in prob))
-            return {"test_accuracy": float(np.mean((prob >= 0.5) == y)), "test_examples": len(y)}
+            (out / "histogram.txt").write_text(str(np.histogram(prob, bins=4, range=(0, 1))))
+            metrics = {"test_accuracy": float(np.mean((prob >= 0.5) == y)), "test_examples": len(y)}
+            return Evaluation(metrics, pd.DataFrame({"target": y, "output": prob}))
     """,
     "serve.py": """
         from pathlib import Path
@@ -206,7 +212,11 @@ def test_a_new_task_runs_through_every_stage(fourth_task: Path) -> None:
     metrics = evaluate(cfg, root)
     assert metrics["task"] == "majority_task" and metrics["test_examples"] == 300
     assert metrics["test_accuracy"] > 0.75  # it learned the majority rule
-    assert (root / "plots" / "majority_pool" / "eval" / "scores.csv").is_file()
+    assert (root / "plots" / "majority_pool" / "eval" / "histogram.txt").is_file()
+    predictions = read_predictions(root / "predictions" / "majority_pool.csv")
+    assert len(predictions) == 300 and list(predictions) == ["target", "output"]
+    accuracy = np.mean((predictions["output"] >= 0.5) == predictions["target"])
+    assert accuracy == metrics["test_accuracy"]
 
     params = OmegaConf.create(
         {
@@ -227,6 +237,8 @@ def test_a_new_task_runs_through_every_stage(fourth_task: Path) -> None:
     run = client.get_run(result["run_id"])
     assert client.get_experiment(run.info.experiment_id).name == "majority"
     assert run.data.tags["eval.data"] == "majority/n300_len9_seed0"
+    logged = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/evaluation/predictions.csv")
+    assert logged == (root / "predictions" / "majority_pool.csv").read_text()
     champion = mlflow.pyfunc.load_model("models:/rnnlab-majority@champion")
     scored = champion.predict(pd.DataFrame({"tokens": ["3 3 3 3 3 3 3 2 2", "2 2 2 2 2 2 3 3 2"]}))
     assert scored["probability"][0] > 0.5 > scored["probability"][1]

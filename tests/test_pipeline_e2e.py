@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
+from rnnlab.data.predictions import read_predictions
 from rnnlab.pipeline.compose import compose_params
 
 from .conftest import run
@@ -27,6 +30,23 @@ def fast_overrides(project: Path, extra: list[str] = ()) -> list[str]:
         f"experiments.{key}.trainer.{k}={v}" for key in experiments for k, v in FAST.items()
     ]
     return [SUITE, *overrides, *extra]
+
+
+def assert_predictions_agree_with_metrics(project: Path, experiments: list[str]) -> None:
+    """Each evaluate stage wrote its model's output per held-out example, and its metrics
+    follow from those outputs."""
+    metrics = {e: json.loads((project / "metrics" / f"{e}.json").read_text()) for e in experiments}
+    imdb = read_predictions(project / "predictions" / "imdb_pool.csv")
+    assert len(imdb) == metrics["imdb_pool"]["test_examples"] and set(imdb["target"]) == {0, 1}
+    accuracy = np.mean((imdb["output"] >= 0.5) == imdb["target"])
+    assert accuracy == metrics["imdb_pool"]["test_accuracy"]
+    char = read_predictions(project / "predictions" / "shakespeare_char_gru.csv")
+    assert len(char) == metrics["shakespeare_char_gru"]["val_characters"]
+    nats = -np.log(char["output"]).mean()  # output: P(the true character)
+    assert nats == pytest.approx(metrics["shakespeare_char_gru"]["val_loss_nats"], rel=1e-9)
+    sine = read_predictions(project / "predictions" / "sine_lstm.csv")
+    rmse = np.sqrt(np.mean((sine["output"] - sine["target"]) ** 2))
+    assert rmse == pytest.approx(metrics["sine_lstm"]["test_rmse"], rel=1e-6)
 
 
 def ran_stages(stdout: str) -> set[str]:
@@ -63,6 +83,7 @@ def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) 
         .read_text()
         .startswith("ROMEO:")
     )
+    assert_predictions_agree_with_metrics(project, experiments)
     assert (project / "models" / "sine_lstm" / "model.keras").is_file()
     assert (project / "serving" / "sine_lstm" / "MLmodel").is_file()
     # imdb_pool refits on train+val (trainer.refit): select@ chose its epochs on validation

@@ -129,4 +129,5 @@ def experiment_paths(cfg: DictConfig, root: Path) -> dict[str, Path]:
         "plots": plots,
         "history": plots / HISTORY_FILE,
         "metrics": resolve_path(cfg.paths.metrics, root) / f"{name}.json",
+        "predictions": resolve_path(cfg.paths.predictions, root) / f"{name}.csv",
     }

@@ -4,8 +4,9 @@ An ensemble (conf/ensemble/, `ensembles.<name>` in params.yaml) names refitting 
 of one task. Their select stages recorded each validation example's probability under the
 chosen epoch (selection/<member>.json); a logistic regression on those log-odds
 (rnnlab.models.stacking) gives each member its weight, so neither the refit models (which
-trained on the validation split) nor the test split ever shape the weights. The members'
-kept models are then scored together on the held-out split, exactly as each of them alone.
+trained on the validation split) nor the test split ever shape the weights. The stacking
+then scores the outputs the members' evaluate stages wrote on the held-out split
+(predictions/<member>.csv), exactly as each of them alone, without running them again.
 
 The stage logs its own MLflow run (named after the ensemble, with its members' runs in its
 tags), writes serving/<name> (one pyfunc that takes raw inputs and runs every member) and
@@ -24,18 +25,15 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.settings import experiment_paths, resolve_path, with_locations
-from rnnlab.data.arrays import example_outputs
-from rnnlab.data.splits import bucket_padding, input_layout
+from rnnlab.data.predictions import PREDICTIONS_ARTIFACT, read_predictions, write_predictions
+from rnnlab.data.splits import input_layout
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.io import atomic_dir, read_json, write_json
-from rnnlab.models import load_model
 from rnnlab.models.stacking import Stacking, cross_validated_accuracy, fit_stacking
-from rnnlab.pipeline.evaluate import cap_held_out
 from rnnlab.serving.package import Member, save_ensemble_and_log
 from rnnlab.tasks import Task, get_task, load_prepared
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.experiment import validate_experiment
-from rnnlab.training.strategy import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +113,26 @@ def validation_outputs(spec: EnsembleSpec, members: dict[str, DictConfig], root:
     return np.column_stack(columns), labels
 
 
-def held_out_outputs(members: dict[str, DictConfig], root: Path):
-    """(held-out examples, members) probabilities of the kept models, and the labels."""
+def held_out_outputs(spec: EnsembleSpec, members: dict[str, DictConfig], root: Path):
+    """(held-out examples, members) probabilities the members' evaluate stages wrote, and
+    the labels, which every member must share (one held-out split)."""
     columns, labels = [], None
-    for cfg in members.values():
-        paths = experiment_paths(cfg, root)
-        splits = cap_held_out(
-            load_prepared(paths["data"], input_layout(cfg), held_out_only=True),
-            OmegaConf.select(cfg, "evaluation.max_examples"),
-        )
-        x, labels = splits.arrays[get_task(cfg.dataset.task).held_out]
-        columns.append(example_outputs(load_model(paths["model"]), x, bucket_padding(cfg)))
+    for name, cfg in members.items():
+        path = experiment_paths(cfg, root)["predictions"]
+        if not path.is_file():
+            raise DataError(
+                f"ensemble {spec.name!r}: member {name!r} has no held-out predictions "
+                f"({path}); run its evaluate stage first (dvc repro evaluate@{name})"
+            )
+        predictions = read_predictions(path)
+        if labels is not None and not np.array_equal(labels, predictions["target"]):
+            raise DataError(
+                f"ensemble {spec.name!r}: member {name!r} was scored on other examples than "
+                f"{next(iter(members))!r} ({path}); re-run both evaluate stages "
+                f"(dvc repro evaluate@{name} evaluate@{next(iter(members))})"
+            )
+        columns.append(predictions["output"].to_numpy())
+        labels = predictions["target"].to_numpy()
     return np.column_stack(columns), labels
 
 
@@ -199,18 +206,18 @@ def ensemble(params: DictConfig, key: str, root: Path) -> dict:
     spec = ensemble_spec(params.ensembles[key], params.experiments)
     task = get_task(spec.task)
     members = member_configs(params, spec)
-    use_threads(next(iter(members.values())).trainer.threads)
     val_probabilities, val_labels = validation_outputs(spec, members, root)
     stacking = fit_stacking(val_probabilities, val_labels, spec.regularization)
     val_accuracy = cross_validated_accuracy(val_probabilities, val_labels, spec.regularization)
     eval_id = held_out_id(spec, members)
-    probabilities, labels = held_out_outputs(members, root)
+    probabilities, labels = held_out_outputs(spec, members, root)
     plots = resolve_path(params.paths.plots, root) / spec.name / "eval"
     plots.mkdir(parents=True, exist_ok=True)
-    results = {
-        "task": task.name,
-        **task.role("evaluate").scores(labels, stacking.combine(probabilities), plots, spec.name),
-    }
+    combined = stacking.combine(probabilities)
+    scoring = task.role("evaluate")
+    results = {"task": task.name, **scoring.scores(labels, combined, plots, spec.name)}
+    # Beside its plots: predictions/ holds the members' files, which this stage reads.
+    write_predictions(scoring.predictions(labels, combined), plots / PREDICTIONS_ARTIFACT)
 
     tracking.connect(root)
     experiment_id = tracking.task_experiment(task.name, root)

@@ -1,8 +1,9 @@
 """The evaluate stage: score the trained model on its task's held-out split.
 
-The task's evaluate module (rnnlab.tasks.<task>.evaluate) computes the metrics and draws
-its plots into plots/<experiment>/eval; this stage loads the model, logs both to the
-experiment's run and writes metrics/<experiment>.json for `dvc metrics`.
+The task's evaluate module (rnnlab.tasks.<task>.evaluate) computes the metrics and the
+model's output per held-out example, and draws its plots into plots/<experiment>/eval;
+this stage loads the model, writes metrics/<experiment>.json for `dvc metrics` and
+predictions/<experiment>.csv, and logs all three to the experiment's run.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.config.settings import experiment_paths
+from rnnlab.data.predictions import PREDICTIONS_ARTIFACT, write_predictions
 from rnnlab.data.splits import Splits, input_layout
 from rnnlab.io import write_json
 from rnnlab.models import load_model
-from rnnlab.tasks import Task, get_task, load_prepared
+from rnnlab.tasks import Evaluation, Task, get_task, load_prepared
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.strategy import use_threads
 
@@ -37,8 +39,8 @@ def cap_held_out(splits: Splits, max_examples: int | None) -> Splits:
     return replace(splits, arrays={**splits.arrays, split: (x[keep], y[keep])})
 
 
-def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> dict:
-    """The task's metrics of the trained model (plots land in plots/<experiment>/eval)."""
+def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> Evaluation:
+    """The task's evaluation of the trained model (plots land in plots/<experiment>/eval)."""
     splits = cap_held_out(
         load_prepared(paths["data"], input_layout(cfg), held_out_only=True),
         OmegaConf.select(cfg, "evaluation.max_examples"),
@@ -46,7 +48,7 @@ def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> dict:
     model = load_model(paths["model"])
     out = paths["plots"] / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    return {"task": task.name, **task.role("evaluate").evaluate(model, splits, out, cfg)}
+    return task.role("evaluate").evaluate(model, splits, out, cfg)
 
 
 def evaluate(cfg: DictConfig, root: Path) -> dict:
@@ -54,13 +56,18 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
     paths = experiment_paths(cfg, root)
     run_id = tracking.read_run_file(paths["model_dir"])["run_id"]
     tracking.connect(root)
-    results = score(get_task(cfg.dataset.task), cfg, paths)
+    task = get_task(cfg.dataset.task)
+    evaluation = score(task, cfg, paths)
+    results = {"task": task.name, **evaluation.metrics}
+    write_predictions(evaluation.predictions, paths["predictions"])
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags(
             {"dvc.evaluate_stage": f"evaluate@{cfg.name}", "eval.data": tracking.eval_data_id(cfg)}
         )
         mlflow.log_metrics({k: v for k, v in results.items() if isinstance(v, float)})
         mlflow.log_artifacts(str(paths["plots"] / "eval"), "evaluation")
+        # Named as the ensemble stage names its own, so every run has the same artifact.
+        mlflow.log_text(paths["predictions"].read_text(), f"evaluation/{PREDICTIONS_ARTIFACT}")
     # The run id makes a new run's metrics file differ from an old one with equal scores,
     # so DVC re-runs compare and promote, which read the MLflow store rather than files.
     results["mlflow_run_id"] = run_id

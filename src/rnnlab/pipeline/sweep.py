@@ -23,7 +23,7 @@ from rnnlab.config.settings import CONFIG_DIR_NAME, RUN_CONFIG, compose_run
 from rnnlab.tasks import get_task
 from rnnlab.tracking import runs as tracking
 
-JOB_OUTPUTS = ("selection", "models", "serving", "checkpoints", "metrics", "plots")
+JOB_OUTPUTS = ("selection", "models", "serving", "checkpoints", "metrics", "predictions", "plots")
 
 
 def job_config(cfg: DictConfig, output_dir: Path, job_num: int) -> DictConfig:

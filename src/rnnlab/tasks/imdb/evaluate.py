@@ -5,18 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from omegaconf import DictConfig
 from sklearn import metrics as skm
 
 from rnnlab.data.arrays import example_outputs
 from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.plots import plt, save
+from rnnlab.tasks.base import Evaluation
 from rnnlab.tasks.imdb import LABELS, TASK, predicted_labels
 
 
-def evaluate(model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
+def evaluate(model, splits: Splits, out: Path, cfg: DictConfig) -> Evaluation:
     x, y = splits.arrays[TASK.held_out]
-    return scores(y, example_outputs(model, x, bucket_padding(cfg)), out, cfg.name)
+    prob = example_outputs(model, x, bucket_padding(cfg))
+    return Evaluation(scores(y, prob, out, cfg.name), predictions(y, prob))
+
+
+def predictions(y: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
+    """One row per test review, in the prepared order: its label (1 positive) and
+    P(positive)."""
+    return pd.DataFrame({"target": y.astype(int), "output": prob})
 
 
 def scores(y: np.ndarray, prob: np.ndarray, out: Path, name: str) -> dict:

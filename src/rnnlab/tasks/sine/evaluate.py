@@ -11,25 +11,26 @@ from omegaconf import DictConfig
 
 from rnnlab.data.splits import Splits
 from rnnlab.plots import plt, save
+from rnnlab.tasks.base import Evaluation
 from rnnlab.tasks.sine import TASK
 
 EVAL_BATCH = 256
 
 
-def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> dict:
+def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> Evaluation:
+    """One-step predictions along the test curve: each row's target is the curve's next
+    value, its output the model's prediction of it."""
     x, y = splits.arrays[TASK.held_out]
     predicted = model.predict(x, batch_size=EVAL_BATCH, verbose=0).ravel()
     real = y.ravel()
-    pd.DataFrame({"step": np.arange(len(real)), "real": real, "predicted": predicted}).to_csv(
-        out / "sine_test.csv", index=False
-    )
     fit_plot(predicted, real, out / "sine_fit.png", f"{cfg.name}: test curve")
     error = predicted.astype(np.float64) - real
-    return {
+    metrics = {
         "test_rmse": float(np.sqrt(np.mean(error**2))),
         "test_mae": float(np.mean(np.abs(error))),
         "test_examples": len(real),
     }
+    return Evaluation(metrics, pd.DataFrame({"target": real, "output": predicted}))
 
 
 def fit_plot(predicted: np.ndarray, real: np.ndarray, path: Path, title: str) -> None:
