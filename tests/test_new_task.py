@@ -110,7 +110,7 @@ TASK_MODULE = {
         import numpy as np
         import pandas as pd
 
-        from rnnlab.tasks import Evaluation
+        from rnnlab.tasks.evaluation import EvaluationResult
 
 
         def evaluate(model, splits, out, cfg):
@@ -118,7 +118,7 @@ TASK_MODULE = {
             prob = model.predict(x, verbose=0).ravel()
             (out / "histogram.txt").write_text(str(np.histogram(prob, bins=4, range=(0, 1))))
             metrics = {"test_accuracy": float(np.mean((prob >= 0.5) == y)), "test_examples": len(y)}
-            return Evaluation(metrics, pd.DataFrame({"target": y, "output": prob}))
+            return EvaluationResult(metrics, pd.DataFrame({"target": y, "output": prob}))
     """,
     "serve.py": """
         from pathlib import Path

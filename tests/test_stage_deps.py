@@ -145,9 +145,11 @@ def test_training_depends_on_no_serving_plotting_or_evaluation_code(stage: str, 
     deps = [str(dep.relative_to(ROOT)) for dep in listed_deps(stage, task)]
     roles = ("prepare", "evaluate", "serve", "command")
     role_files = (f"src/rnnlab/tasks/{task}/{role}.py" for role in roles)
-    elsewhere = ("src/rnnlab/serving", "src/rnnlab/plots.py", *role_files)
+    evaluation = ("src/rnnlab/tasks/evaluation.py", "src/rnnlab/data/predictions.py")
+    elsewhere = ("src/rnnlab/serving", "src/rnnlab/plots.py", *evaluation, *role_files)
     assert not [dep for dep in deps if dep.startswith(elsewhere)], deps
     assert not [m for m in shaping_modules(stage, task) if m.startswith("rnnlab.serving")]
+    assert not shaping_modules(stage, task) & {"rnnlab.tasks.evaluation", "rnnlab.data.predictions"}
     # Models train on prepared token ids: a tokenizer change re-runs prepare, and only
     # arrays that come out different retrain anything.
     assert "src/rnnlab/data/text.py" not in deps

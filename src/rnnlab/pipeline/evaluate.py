@@ -21,7 +21,8 @@ from rnnlab.data.predictions import PREDICTIONS_ARTIFACT, write_predictions
 from rnnlab.data.splits import Splits, input_layout
 from rnnlab.io import write_json
 from rnnlab.models import load_model
-from rnnlab.tasks import Evaluation, Task, get_task, load_prepared
+from rnnlab.tasks import Task, get_task, load_prepared
+from rnnlab.tasks.evaluation import EvaluationResult
 from rnnlab.tracking import runs as tracking
 from rnnlab.training.strategy import use_threads
 
@@ -39,7 +40,7 @@ def cap_held_out(splits: Splits, max_examples: int | None) -> Splits:
     return replace(splits, arrays={**splits.arrays, split: (x[keep], y[keep])})
 
 
-def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> Evaluation:
+def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> EvaluationResult:
     """The task's evaluation of the trained model (plots land in plots/<experiment>/eval)."""
     splits = cap_held_out(
         load_prepared(paths["data"], input_layout(cfg), held_out_only=True),

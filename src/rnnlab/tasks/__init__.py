@@ -15,9 +15,9 @@ from pathlib import Path
 from rnnlab.data.splits import Splits
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.io import read_json
-from rnnlab.tasks.base import Evaluation, Task
+from rnnlab.tasks.base import Task
 
-__all__ = ["Evaluation", "Task", "builtin_tasks", "get_task", "load_prepared"]
+__all__ = ["Task", "builtin_tasks", "get_task", "load_prepared"]
 
 
 def builtin_tasks() -> list[str]:

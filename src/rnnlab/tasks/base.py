@@ -8,8 +8,8 @@ stage depends on exactly the code that shapes its outputs:
   (their values live in conf/dataset/<task>.yaml and reach the stages as DVC params);
 - `prepare.py`: `prepare(dataset, cfg, root, output) -> meta` (and, for a task whose raw
   download needs a parsing step, `parse(raw_file, output)`);
-- `evaluate.py`: `evaluate(model, splits, out, cfg) -> Evaluation` (metrics and the
-  model's output per held-out example; plots go into `out`);
+- `evaluate.py`: `evaluate(model, splits, out, cfg) -> metrics` (metrics and plots on the
+  held-out split);
 - `serve.py`: `WRAPPER` (an mlflow.pyfunc.PythonModel taking raw inputs), `INPUT`,
   `OUTPUTS`, `PARAMS` (its signature), `VOCABULARY` (a prepared file it carries, or None)
   and `preprocessing(meta, layout)` (the settings inference needs);
@@ -27,24 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rnnlab.data.splits import DataSpec, Splits, word_vectors_file
 from rnnlab.errors import ConfigError
 from rnnlab.io import load_array
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """What a task's evaluate role returns: the metrics, and one row per scored example with
-    its `target` and the model's `output` (the evaluate stage writes them to
-    predictions/<experiment>.csv; the ensemble stage stacks the outputs)."""
-
-    metrics: dict[str, Any]
-    predictions: pd.DataFrame
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from sklearn import metrics as skm
 from rnnlab.data.arrays import example_outputs
 from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.plots import plt, save
-from rnnlab.tasks.base import Evaluation
+from rnnlab.tasks.evaluation import EvaluationResult
 from rnnlab.tasks.imdb import LABELS, TASK, predicted_labels
 
 
-def evaluate(model, splits: Splits, out: Path, cfg: DictConfig) -> Evaluation:
+def evaluate(model, splits: Splits, out: Path, cfg: DictConfig) -> EvaluationResult:
     x, y = splits.arrays[TASK.held_out]
     prob = example_outputs(model, x, bucket_padding(cfg))
-    return Evaluation(scores(y, prob, out, cfg.name), predictions(y, prob))
+    return EvaluationResult(scores(y, prob, out, cfg.name), predictions(y, prob))
 
 
 def predictions(y: np.ndarray, prob: np.ndarray) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from rnnlab.data.splits import Splits
-from rnnlab.tasks.base import Evaluation
+from rnnlab.tasks.evaluation import EvaluationResult
 from rnnlab.tasks.shakespeare import TASK
 from rnnlab.tasks.shakespeare.generation import CharGenerator
 
@@ -22,7 +22,7 @@ SAMPLE_TEMPERATURE = 0.8
 EVAL_BATCH = 64
 
 
-def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> Evaluation:
+def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> EvaluationResult:
     """Each row is one character of the scored blocks, in text order: its target is the
     character's id, its output the probability the model gave it."""
     x, y = splits.arrays[TASK.held_out]
@@ -38,7 +38,7 @@ def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> 
         "val_perplexity": math.exp(mean),
         "val_characters": int(y.size),
     }
-    return Evaluation(metrics, pd.DataFrame({"target": y.ravel(), "output": np.exp(-nats)}))
+    return EvaluationResult(metrics, pd.DataFrame({"target": y.ravel(), "output": np.exp(-nats)}))
 
 
 def character_nats(model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:

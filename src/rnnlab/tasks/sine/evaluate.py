@@ -11,13 +11,13 @@ from omegaconf import DictConfig
 
 from rnnlab.data.splits import Splits
 from rnnlab.plots import plt, save
-from rnnlab.tasks.base import Evaluation
+from rnnlab.tasks.evaluation import EvaluationResult
 from rnnlab.tasks.sine import TASK
 
 EVAL_BATCH = 256
 
 
-def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> Evaluation:
+def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> EvaluationResult:
     """One-step predictions along the test curve: each row's target is the curve's next
     value, its output the model's prediction of it."""
     x, y = splits.arrays[TASK.held_out]
@@ -30,7 +30,7 @@ def evaluate(model: keras.Model, splits: Splits, out: Path, cfg: DictConfig) -> 
         "test_mae": float(np.mean(np.abs(error))),
         "test_examples": len(real),
     }
-    return Evaluation(metrics, pd.DataFrame({"target": real, "output": predicted}))
+    return EvaluationResult(metrics, pd.DataFrame({"target": real, "output": predicted}))
 
 
 def fit_plot(predicted: np.ndarray, real: np.ndarray, path: Path, title: str) -> None:
