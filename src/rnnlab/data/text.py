@@ -85,9 +85,17 @@ def vectorize(
 
     The one path from raw reviews to model input, used by `prepare` and by the served models.
     """
+    return pad_encoded(encode(texts, vocabulary, punctuation), max_len, padding, truncating)
+
+
+def pad_encoded(
+    encoded: tuple[np.ndarray, np.ndarray], max_len: int, padding: str, truncating: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`vectorize`'s second half, for texts already `encode`d (prepare also learns word
+    vectors from the training split's encoding)."""
     from rnnlab.data.padding import pad_ragged
 
-    values, row_splits = encode(texts, vocabulary, punctuation)
+    values, row_splits = encoded
     return pad_ragged(values, row_splits, max_len, padding, truncating), np.diff(row_splits)
 
 

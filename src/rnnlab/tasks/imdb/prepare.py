@@ -152,19 +152,15 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
     )
     with atomic_dir(output) as folder:
         for name, part in splits.items():
-            x, _ = text_vec.vectorize(
-                part["text"].to_numpy(),
-                vocabulary,
-                dataset.max_len,
-                dataset.padding,
-                dataset.truncating,
-                dataset.punctuation,
+            encoded = text_vec.encode(part["text"].to_numpy(), vocabulary, dataset.punctuation)
+            x, _ = text_vec.pad_encoded(
+                encoded, dataset.max_len, dataset.padding, dataset.truncating
             )
             save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
             save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
+            if name == "train" and dataset.get("word_vectors"):
+                save_word_vectors(folder, dataset, encoded, len(vocabulary))
         text_vec.save_vocabulary(folder / "vocab.txt", vocabulary)
-        if dataset.get("word_vectors"):
-            save_word_vectors(folder, dataset, splits["train"]["text"].to_numpy(), vocabulary)
         meta = describe(dataset, splits, vocabulary)
         write_json(folder / "meta.json", meta)
     # The time goes to the log, not meta.json: a re-run must write the same bytes, or DVC
@@ -173,13 +169,15 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
     return meta
 
 
-def save_word_vectors(folder: Path, dataset, texts: np.ndarray, vocabulary: list[str]) -> None:
-    from rnnlab.data import text as text_vec
+def save_word_vectors(
+    folder: Path, dataset, encoded: tuple[np.ndarray, np.ndarray], words: int
+) -> None:
+    """Word vectors learned from the training split's token ids (text.encode's output)."""
     from rnnlab.data import word_vectors
 
     vectors = word_vectors.learn(
-        text_vec.encode(texts, vocabulary, dataset.punctuation),
-        len(vocabulary),
+        encoded,
+        words,
         dataset.word_vectors,
         dataset.word_vector_epochs,
         dataset.split_seed,
