@@ -41,6 +41,7 @@ EXPECTED_ARTIFACTS = {
     "training/learning_curves.png",
     "evaluation/confusion_matrix.png",
     "evaluation/roc.png",
+    "evaluation/predictions.csv",
 }
 
 
