@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
+from scipy.special import log_softmax
 
 from rnnlab.data.splits import Splits
 from rnnlab.tasks.evaluation import EvaluationResult
@@ -45,7 +46,5 @@ def character_nats(model: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarr
     """-ln P(true next character) at every position of every block, flattened in text
     order: the model's training loss, per character. Float64, so the mean does not drift."""
     logits = model.predict(x, batch_size=EVAL_BATCH, verbose=0).astype(np.float64)
-    top = logits.max(axis=-1, keepdims=True)
-    log_norm = top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))
-    true_logit = np.take_along_axis(logits, y[..., None].astype(np.int64), axis=-1)[..., 0]
-    return (log_norm - true_logit).ravel()
+    log_probs = log_softmax(logits, axis=-1)
+    return -np.take_along_axis(log_probs, y[..., None].astype(np.int64), axis=-1).ravel()
