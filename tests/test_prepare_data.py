@@ -145,7 +145,7 @@ def test_a_variant_with_punctuation_keeps_the_marks_in_its_vocabulary(
     marked = imdb.prepare_reviews(
         imdb_dataset(vocab_size=200, punctuation=True), reviews, tmp_path / "marked"
     )
-    assert "punctuation" not in plain and marked["punctuation"] is True
+    assert plain["punctuation"] is False and marked["punctuation"] is True
     assert not set(PUNCTUATION) & set(load_vocabulary(tmp_path / "plain" / "vocab.txt"))
     assert {"!", "."} <= set(load_vocabulary(tmp_path / "marked" / "vocab.txt"))
 
@@ -172,10 +172,10 @@ def test_the_served_model_tokenizes_as_its_prepared_variant(reviews: Path, tmp_p
         dataset = imdb_dataset(vocab_size=200, max_len=8, punctuation=punctuation)
         meta = imdb.prepare_reviews(dataset, reviews, tmp_path / name)
         settings = imdb_serve.preprocessing(meta, "steps")
-        assert settings.get("punctuation", False) is punctuation
+        assert settings["punctuation"] is punctuation
         vocabulary = load_vocabulary(tmp_path / name / "vocab.txt")
         _, lengths = vectorize(
-            ["Bad! Bad."], vocabulary, 8, "post", "post", settings.get("punctuation", False)
+            ["Bad! Bad."], vocabulary, 8, "post", "post", settings["punctuation"]
         )
         assert lengths.tolist() == [4 if punctuation else 2]
     assert set(imdb_serve.preprocessing(meta, "steps")) == {

@@ -8,8 +8,8 @@ stage depends on exactly the code that shapes its outputs:
   (their values live in conf/dataset/<task>.yaml and reach the stages as DVC params);
 - `prepare.py`: `prepare(dataset, cfg, root, output) -> meta` (and, for a task whose raw
   download needs a parsing step, `parse(raw_file, output)`);
-- `evaluate.py`: `evaluate(model, splits, out, cfg) -> metrics` (metrics and plots on the
-  held-out split);
+- `evaluate.py`: `evaluate(model, splits, out, cfg) -> EvaluationResult` (metrics, plots
+  and per-example predictions on the held-out split; the type is in tasks/evaluation.py);
 - `serve.py`: `WRAPPER` (an mlflow.pyfunc.PythonModel taking raw inputs), `INPUT`,
   `OUTPUTS`, `PARAMS` (its signature), `VOCABULARY` (a prepared file it carries, or None)
   and `preprocessing(meta, layout)` (the settings inference needs);

@@ -208,6 +208,5 @@ def describe(dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str]) ->
             if dataset.get("word_vectors")
             else {}
         ),
-        # Only when set: the variants without it keep their meta.json byte for byte.
-        **({"punctuation": True} if dataset.punctuation else {}),
+        "punctuation": dataset.punctuation,
     }

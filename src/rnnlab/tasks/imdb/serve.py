@@ -31,10 +31,9 @@ VOCABULARY = "vocab.txt"  # in the prepared folder
 
 
 def preprocessing(meta: dict, input_layout: str) -> dict:
-    """The inference-time settings of the prepared dataset (from its meta.json);
-    `punctuation` only where the variant keeps it, as meta.json has it."""
+    """The inference-time settings of the prepared dataset (from its meta.json)."""
     keys = ("vocab_size", "max_len", "padding", "truncating", "punctuation")
-    return {k: meta[k] for k in keys if k in meta}
+    return {k: meta[k] for k in keys}
 
 
 class ReviewClassifier(mlflow.pyfunc.PythonModel):
@@ -67,7 +66,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
             s["max_len"],
             s["padding"],
             s["truncating"],
-            s.get("punctuation", False),
+            s["punctuation"],
         )
         empty = np.flatnonzero(lengths == 0)
         if len(empty):
