@@ -12,7 +12,13 @@ from dvc.rwlock import rwlock
 
 from rnnlab.errors import PipelineError
 from rnnlab.pipeline.compose import compose_params
-from rnnlab.pipeline.lanes import ExperimentQueue, Lanes, data_stages, queue_order
+from rnnlab.pipeline.lanes import (
+    ExperimentQueue,
+    Lanes,
+    data_stages,
+    own_stages,
+    queue_order,
+)
 
 from .test_pipeline_e2e import fast_overrides
 
@@ -95,11 +101,14 @@ def test_a_failed_experiment_is_named_after_the_other_lane_finishes(
     with Repo(str(project)) as repo:
         stages = {"no_such_experiment": [], **data_stages(repo, project, ["sine_lstm"])}
     queue = ExperimentQueue(["no_such_experiment", "sine_lstm"], stages)
+    done: list[list[str]] = []
     with pytest.raises(PipelineError, match=r"failed for no_such_experiment \(lane \d\): see"):
-        Lanes(project, queue, 2).run()
+        Lanes(project, queue, 2, on_done=lambda names: done.append(list(names))).run()
     out = capsys.readouterr().out
     assert "Running stage 'train@sine_lstm'" in out  # the other lane ran to its end
     assert (project / "metrics" / "sine_lstm.json").is_file()
+    # The run view hears of what the other lane brought up to date, and only that.
+    assert done == [stages["sine_lstm"], own_stages("sine_lstm")]
 
 
 def test_a_lane_never_locks_the_data_another_lane_is_training_on(project: Path) -> None:

@@ -28,7 +28,7 @@ from rnnlab.pipeline.status import (
     estimate,
     longest_first,
 )
-from rnnlab.pipeline.watch import duration
+from rnnlab.pipeline.watch import Watcher, duration
 from rnnlab.tracking import state
 
 from .conftest import run
@@ -144,6 +144,24 @@ def test_the_lanes_take_the_experiments_with_most_time_left_first() -> None:
     assert longest_first(hinted, trained, timings) == ["new", "char", "bilstm", "lstm", "pool"]
     # A clean clone has no times: the hinted order (repro.first, then as composed) stands.
     assert longest_first(hinted, everything, {}) == hinted
+
+
+def test_the_run_view_shows_done_what_the_lanes_brought_up_to_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mid-run the view never asks DVC (its status fails on the stages a lane holds, and
+    hashes outputs): a stage is done once its record says it ended or its lane says so,
+    the only word there is of a stage DVC skipped as unchanged."""
+    from dvc.repo import Repo
+
+    monkeypatch.setattr(Repo, "__init__", lambda *a, **k: pytest.fail("asked DVC mid-run"))
+    own = ["select@lstm", "train@lstm", "evaluate@lstm"]
+    watcher = Watcher(tmp_path, ["lstm"], 2, Snapshot(time.time(), own, frozenset(own), {}))
+    assert [s.state for s in watcher.current().experiments["lstm"]] == [PENDING] * 3
+    watcher.done(["select@lstm"])  # skipped by DVC: no progress record, no duration
+    assert [s.state for s in watcher.current().experiments["lstm"]] == [DONE, PENDING, PENDING]
+    watcher.done(own)
+    assert watcher.current().count(PENDING) == 0
 
 
 def hold_lock_in_another_process(project: Path) -> subprocess.Popen:

@@ -28,7 +28,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rnnlab.errors import PipelineError
@@ -130,11 +130,22 @@ def own_stages(experiment: str) -> list[str]:
     ]
 
 
-class Lanes:
-    """`count` threads, each running `dvc repro` for the queue's experiments in turn."""
+def nothing(stages: Sequence[str]) -> None:
+    """No one to tell that stages are up to date."""
 
-    def __init__(self, root: Path, queue: ExperimentQueue, count: int):
-        self.root, self.queue, self.count = root, queue, count
+
+class Lanes:
+    """`count` threads, each running `dvc repro` for the queue's experiments in turn;
+    `on_done` hears of the stages each successful `dvc repro` brought up to date."""
+
+    def __init__(
+        self,
+        root: Path,
+        queue: ExperimentQueue,
+        count: int,
+        on_done: Callable[[Sequence[str]], None] = nothing,
+    ):
+        self.root, self.queue, self.count, self.on_done = root, queue, count, on_done
         self.failed: list[str] = []
         self.running: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
@@ -188,6 +199,8 @@ class Lanes:
         code = process.wait()
         with self.lock:
             self.running.discard(process)
+        if code == 0:
+            self.on_done(stages)
         return code == 0
 
     def say(self, prefix: str, line: str) -> None:
@@ -209,12 +222,13 @@ def repro(
     order: Sequence[str],
     lanes: int,
     data: Mapping[str, Sequence[str]],
+    on_done: Callable[[Sequence[str]], None] = nothing,
 ) -> None:
     """The experiments in `lanes` lanes, taken in `order` (`data`: each one's data stages,
     data_stages), then one plain `dvc repro` for what comes after them."""
     if lanes > 1:
         log.info("%d lanes over: %s", lanes, ", ".join(order))
-        Lanes(root, ExperimentQueue(order, data), min(lanes, len(order))).run()
+        Lanes(root, ExperimentQueue(order, data), min(lanes, len(order)), on_done).run()
     run(DVC_REPRO, root)
 
 

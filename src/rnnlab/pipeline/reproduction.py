@@ -66,6 +66,7 @@ def reproduce(root: Path, lanes: int | None = None) -> None:
         order = longest_first(hinted, shot, state.durations(root))
         training = [e for e in experiments if lanes_module.train_stage(e) in shot.pending]
         tasks = [params.experiments[e].dataset.task for e in training]
-        with pipeline_runs(root, tasks) as pipeline, RunView(root, order, lanes, shot):
+        with pipeline_runs(root, tasks) as pipeline, RunView(root, order, lanes, shot) as view:
             print(f"pipeline {pipeline}: {len(shot.pending)} stages to run", flush=True)
-            lanes_module.repro(root, order, lanes, shot.data_of)
+            lanes_module.repro(root, order, lanes, shot.data_of, view.done)
+            view.done(shot.pending)  # the last `dvc repro` checked every stage
