@@ -115,6 +115,22 @@ def test_champion_pyfunc_takes_raw_text_with_the_training_vectorization(
     assert (scored["label"].eq("positive") == test["label"].eq(1).to_numpy()).mean() > 0.7
 
 
+def test_a_champion_packaged_before_meta_json_named_punctuation_still_serves(
+    in_project: Path, tmp_path: Path
+) -> None:
+    """A registry keeps champions from earlier versions, served by today's code: their
+    preprocessing.json has no `punctuation` key (they kept no marks)."""
+    current = Path(mlflow.artifacts.download_artifacts(CHAMPION["imdb"], dst_path=str(tmp_path)))
+    reviews = pd.DataFrame({"text": ["A wonderful film!", "Dull, awful; a waste."]})
+    expected = mlflow.pyfunc.load_model(str(current)).predict(reviews)
+    (settings,) = current.rglob("preprocessing.json")
+    written = json.loads(settings.read_text())
+    assert written["punctuation"] is False
+    del written["punctuation"]
+    settings.write_text(json.dumps(written))
+    pd.testing.assert_frame_equal(mlflow.pyfunc.load_model(str(current)).predict(reviews), expected)
+
+
 def test_served_model_requires_the_tensorflow_build_each_system_installs(in_project: Path) -> None:
     import tensorflow as tf
     from packaging.requirements import Requirement

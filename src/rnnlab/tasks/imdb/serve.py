@@ -36,6 +36,14 @@ def preprocessing(meta: dict, input_layout: str) -> dict:
     return {k: meta[k] for k in keys}
 
 
+def read_settings(path: Path) -> dict:
+    """A package's preprocessing.json. Packages registered before meta.json recorded
+    `punctuation` have no such key, and their variants kept no punctuation marks."""
+    settings = read_json(path)
+    settings.setdefault("punctuation", False)
+    return settings
+
+
 class ReviewClassifier(mlflow.pyfunc.PythonModel):
     """Raw review text -> probability of a positive review."""
 
@@ -45,7 +53,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
 
         self.model = load_model(context.artifacts["model"])
         self.vocabulary = load_vocabulary(Path(context.artifacts["vocabulary"]))
-        self.settings = read_json(Path(context.artifacts["preprocessing"]))
+        self.settings = read_settings(Path(context.artifacts["preprocessing"]))
 
     def predict(
         self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
