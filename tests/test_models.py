@@ -138,7 +138,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
     m = OmegaConf.create(
         {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
-        | {"l2": 0.0, "solver": "trainer", "C": 1.0}
+        | {"l2": 0.0, "solver": "trainer", "C": 1.0, "intercept": True}
     )
     model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
     x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
@@ -156,7 +156,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
 def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
     settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
-    settings |= {"r_adj": 10.0, "l2": 0.01, "solver": "trainer", "C": 1.0}
+    settings |= {"r_adj": 10.0, "l2": 0.01, "solver": "trainer", "C": 1.0, "intercept": True}
     model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=10, seq_len=4))
     weight = np.asarray(model.get_layer("nb").weight)
     assert len(model.losses) == 1  # the fixed ratios and the bias are not penalised
@@ -167,7 +167,20 @@ def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
     assert not unpenalised.losses
 
 
-def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen() -> None:
+@pytest.mark.parametrize("intercept", [True, False])
+def test_naive_bayes_trainer_learns_a_bias_only_with_intercept(intercept: bool) -> None:
+    settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
+    settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "trainer", "C": 1.0}
+    model = build_model(
+        OmegaConf.create(settings | {"intercept": intercept}),
+        DataSpec("imdb", vocab_size=10, seq_len=4),
+    )
+    trained = sorted(weight.name for weight in model.trainable_weights)
+    assert trained == (["bias", "weight"] if intercept else ["weight"])
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: bool) -> None:
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
@@ -175,6 +188,7 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen() -> None:
 
     settings = {"type": "naive_bayes", "ngrams": 2, "ngram_buckets": 64, "w_adj": 0.4}
     settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "liblinear", "C": 0.5}
+    settings |= {"intercept": intercept}
     model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=12, seq_len=5))
     rng = np.random.default_rng(0)
     x = rng.integers(2, 12, size=(60, 5)).astype("int32")
@@ -190,13 +204,17 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen() -> None:
     for row, row_ids in enumerate(ids):
         present[row, row_ids[row_ids > 0]] = 1.0
     ratio = np.asarray(nb.ratio)
-    fit = LogisticRegression(C=0.5, solver="liblinear", dual=True, max_iter=1000)
+    fit = LogisticRegression(
+        C=0.5, solver="liblinear", dual=True, max_iter=1000, fit_intercept=intercept
+    )
     fit.fit(sparse.csr_matrix(present * ratio), y)
     expected = fit.predict_proba(sparse.csr_matrix(present * ratio))[:, 1]
     np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), expected, atol=1e-5)
+    assert (float(nb.bias) != 0.0) == intercept
     reloaded = keras.Model.from_config(model.get_config())
     assert reloaded.get_layer("nb").get_config()["solver"] == "liblinear"
     assert reloaded.get_layer("nb").get_config()["C"] == 0.5
+    assert reloaded.get_layer("nb").get_config()["intercept"] is intercept
 
 
 def test_masked_max_ignores_padded_steps() -> None:

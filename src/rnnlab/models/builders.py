@@ -96,7 +96,9 @@ def build_naive_bayes(m, data: DataSpec) -> keras.Model:
     ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
     ids = DistinctIds(name="distinct")(ids)
     rows = data.vocab_size + m.ngram_buckets
-    logit = NaiveBayesLogit(rows, m.w_adj, m.r_adj, m.l2, m.solver, m.C, name="nb")(ids)
+    logit = NaiveBayesLogit(rows, m.w_adj, m.r_adj, m.l2, m.solver, m.C, m.intercept, name="nb")(
+        ids
+    )
     probability = keras.layers.Activation("sigmoid", name="probability")(logit)
     return keras.Model(tokens, probability, name="naive_bayes")
 

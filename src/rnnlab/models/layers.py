@@ -210,6 +210,7 @@ class NaiveBayesLogit(keras.layers.Layer):
     of feature i on the training split (fixed, set by `adapt`). With solver "trainer" the
     trainer learns w; with "liblinear", `adapt` also solves NBSVM's L2-regularised logistic
     regression on the r-scaled features exactly (inverse strength C) and freezes w and b.
+    With intercept=False, b stays 0, as in the published NBSVM (liblinear without a bias).
     Id 0 is padding and has r = 0, so it never contributes.
     """
 
@@ -221,11 +222,12 @@ class NaiveBayesLogit(keras.layers.Layer):
         l2: float = 0.0,
         solver: str = "trainer",
         C: float = 1.0,  # liblinear's inverse L2 strength (scikit-learn's name)
+        intercept: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.rows, self.w_adj, self.r_adj, self.l2 = rows, w_adj, r_adj, l2
-        self.solver, self.C = solver, C
+        self.solver, self.C, self.intercept = solver, C, intercept
 
     def build(self, input_shape):
         self.ratio = self.add_weight(
@@ -238,7 +240,9 @@ class NaiveBayesLogit(keras.layers.Layer):
             # The L2 of an NBSVM fit, which keeps the rare n-grams' weights near the prior.
             regularizer=keras.regularizers.L2(self.l2) if self.l2 else None,
         )
-        self.bias = self.add_weight(shape=(), name="bias", initializer="zeros")
+        self.bias = self.add_weight(
+            shape=(), name="bias", initializer="zeros", trainable=self.intercept
+        )
 
     def adapt(self, ids, labels, alpha: float = 1.0) -> None:
         """Set r from binarised feature ids (N, L) and 0/1 labels of the training split (and,
@@ -256,10 +260,12 @@ class NaiveBayesLogit(keras.layers.Layer):
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
-        fit = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=1000)
+        fit = LogisticRegression(
+            C=self.C, solver="liblinear", dual=True, max_iter=1000, fit_intercept=self.intercept
+        )
         fit.fit(present @ sparse.diags(ratio), positive)
         self.weight.assign((fit.coef_[0] * self.r_adj - self.w_adj).astype("float32"))
-        self.bias.assign(float(fit.intercept_[0]))
+        self.bias.assign(float(np.ravel(fit.intercept_)[0]))  # 0.0 without an intercept
         self.trainable = False
 
     def call(self, ids):
@@ -279,6 +285,7 @@ class NaiveBayesLogit(keras.layers.Layer):
             "l2": self.l2,
             "solver": self.solver,
             "C": self.C,
+            "intercept": self.intercept,
         }
 
 

@@ -43,6 +43,7 @@ class NaiveBayesModel:
     l2: float = 0.0  # L2 penalty on the learned weights (per example; NBSVM's regularised fit)
     solver: str = "trainer"  # or "liblinear": NBSVM's exact fit when the ratios are set
     C: float = 1.0  # liblinear's inverse L2 strength, as scikit-learn names it
+    intercept: bool = True  # learn a bias term b (the published NBSVM has none)
 
 
 @dataclass
