@@ -18,9 +18,9 @@ import keras
 import numpy as np
 import sklearn.metrics as skm
 
-import rnnlab.models.layers  # noqa: F401 (registers the custom layers saved models use)
 from rnnlab.data.arrays import example_outputs
 from rnnlab.io import load_array
+from rnnlab.models import load_model
 from rnnlab.tasks.imdb import predicted_labels
 
 SPLITS = ("train", "test")
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=4000, help="random reviews per split")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model)
     print(
         "| split | reviews | predicted positive | truly positive | false positives "
         "| false negatives | accuracy |\n|---|---|---|---|---|---|---|"

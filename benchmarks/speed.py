@@ -103,14 +103,13 @@ def plain_keras_epochs(
 
 
 def timed_fit(cfg, splits, jit_compile: bool | str, unroll: bool) -> list[float]:
-    from rnnlab.models import build_model
-    from rnnlab.models.builders import adapt_to_training_data
+    from rnnlab.models.registry import adapt_to_training_data, build_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.trainer.seed)
     x, y = splits.arrays["train"]
     model = build_model(cfg.model, splits.spec)
-    adapt_to_training_data(model, x, y)
+    adapt_to_training_data(cfg.model, model, x, y)
     model = unrolled(model) if unroll else model
     loss, metrics = get_task(splits.spec.task).loss_and_metrics()
     # The experiment's own optimizer (learning rate, schedule, weight decay, clipping), so

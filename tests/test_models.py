@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models import build_model
-from rnnlab.models.layers import EquationRNNCell
+from rnnlab.models.kinds.equation_rnn import EquationRNNCell
 
 SEED_002_W = np.array([[0.1, 0.2], [0.3, 0.4]])
 SEED_002_U = np.array([[0.5, 0.6]])
@@ -57,13 +57,14 @@ def test_classifier_on_character_data_is_refused() -> None:
 def test_unknown_model_type_lists_allowed() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"model.type='transformer' is unknown; allowed: pool, naive_bayes, recurrent",
+        match=r"model.type='transformer' is unknown; allowed: char_rnn, equation_rnn, "
+        r"looped_cells, naive_bayes, pool, recurrent, sine_lstm$",
     ):
         build_model(OmegaConf.create({"type": "transformer"}), DataSpec(task="imdb"))
 
 
 def test_hashed_ngrams_skip_padding_and_are_stable() -> None:
-    from rnnlab.models.layers import HashedNGrams
+    from rnnlab.models.ngrams import HashedNGrams
 
     layer = HashedNGrams(vocab_size=100, ngrams=3, buckets=50)
     tokens = np.array([[5, 6, 7, 0, 0], [5, 6, 7, 8, 0]], dtype="int32")
@@ -78,14 +79,14 @@ def test_hashed_ngrams_skip_padding_and_are_stable() -> None:
 
 
 def test_distinct_ids_keep_each_id_once() -> None:
-    from rnnlab.models.layers import DistinctIds
+    from rnnlab.models.ngrams import DistinctIds
 
     ids = np.asarray(DistinctIds()(np.array([[4, 2, 4, 0, 2, 9]], dtype="int32")))
     assert sorted(ids[ids > 0].tolist()) == [2, 4, 9] and (ids == 0).sum() == 3
 
 
 def test_word_dropout_drops_tokens_only_while_training() -> None:
-    from rnnlab.models.layers import WordDropout
+    from rnnlab.models.kinds.pool import WordDropout
 
     keras.utils.set_random_seed(0)
     layer = WordDropout(0.5)
@@ -100,7 +101,7 @@ def test_word_dropout_drops_tokens_only_while_training() -> None:
 
 
 def test_word_dropout_never_empties_a_review() -> None:
-    from rnnlab.models.layers import WordDropout
+    from rnnlab.models.kinds.pool import WordDropout
 
     ids = np.array([[7, 0, 0]] * 64, dtype="int32")
     dropped = np.asarray(WordDropout(0.9, seed=1)(ids, training=True))
@@ -134,7 +135,7 @@ def test_pool_with_distinct_tokens_averages_each_word_once() -> None:
 
 
 def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
-    from rnnlab.models.builders import adapt_to_training_data
+    from rnnlab.models.registry import adapt_to_training_data
 
     m = OmegaConf.create(
         {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
@@ -143,7 +144,7 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
     model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
     x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
     y = np.array([1, 1, 0, 0])
-    adapt_to_training_data(model, x, y)
+    adapt_to_training_data(m, model, x, y)
     ratio = np.asarray(model.get_layer("nb").ratio)
     assert ratio[0] == 0.0 and ratio[2] > 0 and ratio[3] > 0 and ratio[4] < 0 and ratio[5] < 0
     assert ratio[3] == pytest.approx(ratio[2])  # presence, not counts: 3 twice in one review
@@ -184,7 +185,7 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: 
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
-    from rnnlab.models.builders import adapt_to_training_data
+    from rnnlab.models.registry import adapt_to_training_data
 
     settings = {"type": "naive_bayes", "ngrams": 2, "ngram_buckets": 64, "w_adj": 0.4}
     settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "liblinear", "C": 0.5}
@@ -195,7 +196,7 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: 
     x[:, 3:] *= rng.random((60, 2)) < 0.5  # some padding at the end
     x[:, 4] *= x[:, 3] > 0  # padding only after padding
     y = ((x == 3).any(axis=1) | (x == 5).any(axis=1)).astype("int32")
-    adapt_to_training_data(model, x, y)
+    adapt_to_training_data(OmegaConf.create(settings), model, x, y)
     assert not model.trainable_weights  # the trainer's epochs only measure
     # The same fit by hand: presence of each id (n-grams included) scaled by its ratio.
     nb = model.get_layer("nb")
@@ -218,7 +219,7 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: 
 
 
 def test_masked_max_ignores_padded_steps() -> None:
-    from rnnlab.models.layers import MaskedGlobalMax
+    from rnnlab.models.kinds.recurrent import MaskedGlobalMax
 
     x = np.array([[[1.0], [-2.0], [9.0]]], dtype="float32")
     mask = np.array([[True, True, False]])
@@ -258,7 +259,7 @@ def word_vectors(tmp_path: Path, rows: int, dim: int) -> tuple[Path, np.ndarray]
 
 def pool_config(**changes) -> DictConfig:
     """A pool model config on the schema's defaults, so a new model setting needs no edit here."""
-    from rnnlab.models.registry import PoolModel
+    from rnnlab.models.kinds.pool import PoolModel
 
     small = {
         "embedding_dim": 4,

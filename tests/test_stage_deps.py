@@ -4,9 +4,10 @@ and only then (a fix to a wrapper or a plot never retrains a model).
 DVC only knows the files a stage lists, so a module its command imports but does not list
 (a tokenizer the exported model embeds, the loader of the test split) could change a model
 or a score while `dvc repro` reports everything up to date. These tests read the imports of
-each stage's entry module and of the task modules it reaches by name (Task.role), for every
-task, transitively, and check dvc.yaml lists every one of them; and that the training
-stages list no serving, packaging or evaluation code.
+each stage's entry module, of the task modules it reaches by name (Task.role) and of the
+model kind it loads by name (models/kinds/<model.type>.py), for every task and kind,
+transitively, and check dvc.yaml lists every one of them; and that the training stages list
+no serving, packaging or evaluation code.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import pytest
 import yaml
 from omegaconf import MISSING
 
+from rnnlab.models.registry import kind_names, kinds_for
 from rnnlab.tasks import builtin_tasks, get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 TASK_DEPS = ("${item.dataset.task}", "${item.task}")  # an experiment's task, an ensemble's
+KIND_DEP = "${item.model.type}"
 
 # Modules that cannot change a stage's outputs: error types and messages, path and config
 # resolution and validation (the values arrive through the stage's params), MLflow logging
@@ -49,6 +52,8 @@ ENTRY_MODULES = {
     "ensemble": ("rnnlab.pipeline.ensemble", ("", ".evaluate", ".serve")),
 }
 TRAINING_STAGES = ("select", "train")
+# The stages of one experiment load its own model kind; an ensemble loads members of any kind.
+KIND_STAGES = ("select", "train", "package", "evaluate")
 
 
 def module_file(name: str) -> Path:
@@ -80,9 +85,14 @@ def imported_closure(*entries: str) -> set[str]:
     return seen
 
 
-def shaping_modules(stage: str, task: str) -> set[str]:
+def shaping_modules(stage: str, task: str, kind: str = "") -> set[str]:
     entry, roles = ENTRY_MODULES[stage]
-    closure = imported_closure(entry, *(f"rnnlab.tasks.{task}{role}" for role in roles))
+    kinds = [kind] if stage in KIND_STAGES else kind_names()
+    closure = imported_closure(
+        entry,
+        *(f"rnnlab.tasks.{task}{role}" for role in roles),
+        *(f"rnnlab.models.kinds.{name}" for name in kinds if name),
+    )
     return {name for name in closure - NOT_OUTPUT_SHAPING if holds_code(name)}
 
 
@@ -94,25 +104,27 @@ def holds_code(name: str) -> bool:
     )
 
 
-def listed_deps(stage: str, task: str) -> list[Path]:
+def listed_deps(stage: str, task: str, kind: str = "") -> list[Path]:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     deps = [dep for dep in stages[stage]["do"]["deps"] if dep.startswith("src/")]
     for template in TASK_DEPS:
         deps = [dep.replace(template, task) for dep in deps]
-    return [ROOT / dep for dep in deps]
+    return [ROOT / dep.replace(KIND_DEP, kind) for dep in deps]
 
 
-def stage_tasks() -> list[tuple[str, str]]:
-    """(stage, task) pairs: every task's experiment stages; ensembles of the tasks that can
-    serve one."""
+def stage_tasks() -> list[tuple[str, str, str]]:
+    """(stage, task, kind): every task's experiment stages with each kind that fits the task;
+    ensembles (members of any kind) of the tasks that can serve one."""
     can_ensemble = [
         t for t in builtin_tasks() if hasattr(get_task(t).role("serve"), "ENSEMBLE_WRAPPER")
     ]
-    return [
-        (stage, task)
-        for stage in sorted(ENTRY_MODULES)
-        for task in (can_ensemble if stage == "ensemble" else builtin_tasks())
+    experiments = [
+        (stage, task, kind)
+        for stage in KIND_STAGES
+        for task in builtin_tasks()
+        for kind in kinds_for(get_task(task).problem)
     ]
+    return experiments + [("ensemble", task, "") for task in can_ensemble]
 
 
 def covered(path: Path, deps: list[Path]) -> bool:
@@ -121,22 +133,37 @@ def covered(path: Path, deps: list[Path]) -> bool:
 
 def test_closure_follows_function_level_and_package_imports() -> None:
     closure = imported_closure("rnnlab.pipeline.evaluate")
-    # evaluate imports the models package, whose load_model imports the custom layers inside
-    # a function: it must be seen for the check below to mean anything.
-    assert {"rnnlab.models.layers", "rnnlab.tasks.base"} <= closure
+    # evaluate imports the models package, whose load_model finds the kinds by name inside a
+    # function; the kind's own imports (shared layers) must be seen from the kind module.
+    assert {"rnnlab.models.registry", "rnnlab.tasks.base"} <= closure
+    assert "rnnlab.models.ngrams" in shaping_modules("evaluate", "imdb", "naive_bayes")
     # The served model vectorizes raw text; packaging must see the tokenizer.
-    assert "rnnlab.data.text" in shaping_modules("package", "imdb")
+    assert "rnnlab.data.text" in shaping_modules("package", "imdb", "recurrent")
 
 
-@pytest.mark.parametrize(("stage", "task"), stage_tasks())
-def test_stage_lists_every_module_that_shapes_its_outputs(stage: str, task: str) -> None:
-    deps = listed_deps(stage, task)
+@pytest.mark.parametrize(("stage", "task", "kind"), stage_tasks())
+def test_stage_lists_every_module_that_shapes_its_outputs(stage: str, task: str, kind: str) -> None:
+    deps = listed_deps(stage, task, kind)
     missing = sorted(
         str(module_file(name).relative_to(ROOT))
-        for name in shaping_modules(stage, task)
+        for name in shaping_modules(stage, task, kind)
         if not covered(module_file(name), deps)
     )
-    assert not missing, f"dvc.yaml stage {stage!r} ({task}) does not list: {missing}"
+    assert not missing, f"dvc.yaml stage {stage!r} ({task}, {kind}) does not list: {missing}"
+
+
+@pytest.mark.parametrize("stage", KIND_STAGES)
+def test_an_experiment_stage_depends_on_its_own_model_kind_only(stage: str) -> None:
+    """A change to one kind (NBSVM's solver, say) re-runs that kind's experiments, not all."""
+    for kind in kind_names():
+        deps = [str(dep.relative_to(ROOT)) for dep in listed_deps(stage, "imdb", kind)]
+        assert "src/rnnlab/models" not in deps
+        kind_deps = [dep for dep in deps if dep.startswith("src/rnnlab/models/kinds")]
+        assert kind_deps == [f"src/rnnlab/models/kinds/{kind}.py"]
+        others = {f"rnnlab.models.kinds.{other}" for other in kind_names()} - {
+            f"rnnlab.models.kinds.{kind}"
+        }
+        assert not shaping_modules(stage, "imdb", kind) & others
 
 
 @pytest.mark.parametrize("task", builtin_tasks())

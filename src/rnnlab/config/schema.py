@@ -164,12 +164,6 @@ def typed(section: str, schema: type, node: DictConfig) -> DictConfig:
         ) from exc
 
 
-def pick(kind: str, value: str, table: dict[str, type]) -> type:
-    if value not in table:
-        raise ConfigError(f"{kind}={value!r} is unknown; allowed: {', '.join(sorted(table))}")
-    return table[value]
-
-
 def check_rules(cfg: DictConfig, rules: list[tuple[str, Any, str]] = RULES) -> None:
     for key, test, allowed in rules:
         value = OmegaConf.select(cfg, key, default="__absent__")

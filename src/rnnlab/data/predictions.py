@@ -14,11 +14,14 @@ INDEX = "example"
 PREDICTIONS_ARTIFACT = "predictions.csv"  # its name in a run's `evaluation` artifacts
 
 
-def write_predictions(predictions: pd.DataFrame, path: Path) -> None:
+def write_predictions(predictions: pd.DataFrame, path: Path) -> str:
     """One row per scored example, numbered in the held-out split's order. Floats are
-    written to the last digit, so a reader gets exactly the outputs that were scored."""
+    written to the last digit, so a reader gets exactly the outputs that were scored.
+    Returns the text written, for a caller that also logs it."""
+    text = predictions.to_csv(index_label=INDEX, float_format="%.17g")
     path.parent.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(path, index_label=INDEX, float_format="%.17g")
+    path.write_text(text, encoding="utf-8")
+    return text
 
 
 def read_predictions(path: Path) -> pd.DataFrame:

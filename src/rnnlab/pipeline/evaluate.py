@@ -60,7 +60,7 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
     task = get_task(cfg.dataset.task)
     evaluation = score(task, cfg, paths)
     results = {"task": task.name, **evaluation.metrics}
-    write_predictions(evaluation.predictions, paths["predictions"])
+    predictions = write_predictions(evaluation.predictions, paths["predictions"])
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tags(
             {"dvc.evaluate_stage": f"evaluate@{cfg.name}", "eval.data": tracking.eval_data_id(cfg)}
@@ -68,7 +68,7 @@ def evaluate(cfg: DictConfig, root: Path) -> dict:
         mlflow.log_metrics({k: v for k, v in results.items() if isinstance(v, float)})
         mlflow.log_artifacts(str(paths["plots"] / "eval"), "evaluation")
         # Named as the ensemble stage names its own, so every run has the same artifact.
-        mlflow.log_text(paths["predictions"].read_text(), f"evaluation/{PREDICTIONS_ARTIFACT}")
+        mlflow.log_text(predictions, f"evaluation/{PREDICTIONS_ARTIFACT}")
     # The run id makes a new run's metrics file differ from an old one with equal scores,
     # so DVC re-runs compare and promote, which read the MLflow store rather than files.
     results["mlflow_run_id"] = run_id

@@ -7,14 +7,15 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from rnnlab.config.schema import Evaluation, Trainer, check_rules, one_of, pick, typed
+from rnnlab.config.schema import Evaluation, Trainer, check_rules, one_of, typed
 from rnnlab.errors import ConfigError
-from rnnlab.models.registry import MODEL_KINDS, RECURRENT_CELLS, model_kind
+from rnnlab.models.parts import RECURRENT
+from rnnlab.models.registry import kind_names, model_kind
 from rnnlab.tasks import get_task
 
 # Checks whose allowed values come from the model registry.
 MODEL_RULES = [
-    ("model.cell", lambda v: v in RECURRENT_CELLS, one_of(RECURRENT_CELLS)),
+    ("model.cell", lambda v: v in RECURRENT, one_of(RECURRENT)),
 ]
 
 
@@ -37,7 +38,7 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
     """The typed, checked experiment config (dataset, model, trainer, evaluation)."""
     try:
         dataset = validate_dataset(cfg.dataset)
-        kind = pick("model.type", cfg.model.get("type"), MODEL_KINDS)
+        kind = model_kind(str(cfg.model.get("type")))
         model = typed("model", kind.schema, cfg.model)
         trainer = typed("trainer", Trainer, cfg.trainer)
         evaluation = typed("evaluation", Evaluation, cfg.get("evaluation") or {})
@@ -109,8 +110,8 @@ def check_bucketing(cfg: DictConfig) -> None:
     if not cfg.trainer.bucket_by_length:
         return
     model = cfg.model
-    bucketable = sorted(name for name, kind in MODEL_KINDS.items() if kind.bucketable)
-    if not MODEL_KINDS[model.type].bucketable or not model.mask_padding:
+    if not model_kind(model.type).bucketable or not model.mask_padding:
+        bucketable = [name for name in kind_names() if model_kind(name).bucketable]
         raise ConfigError(
             f"trainer.bucket_by_length=true needs a masked model of type "
             f"{' or '.join(bucketable)} (model.mask_padding=true), but model.type="

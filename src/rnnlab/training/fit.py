@@ -18,8 +18,7 @@ from omegaconf import DictConfig
 from rnnlab.config.schema import OPTIMIZERS
 from rnnlab.data.arrays import batch_count, to_dataset
 from rnnlab.data.splits import Splits, bucket_padding
-from rnnlab.models import build_model
-from rnnlab.models.builders import adapt_to_training_data
+from rnnlab.models.registry import adapt_to_training_data, build_model
 from rnnlab.tasks import get_task
 from rnnlab.training.checkpoints import BACKUP_DIR
 from rnnlab.training.strategy import make_strategy, shard_by_batch
@@ -86,7 +85,7 @@ def build_and_compile(cfg: DictConfig, splits: Splits, epoch_steps: int) -> kera
     x, y = splits.arrays["train"]
     if not model.built:  # subclassed models (looped cells) get their weights on first call
         model(x[:1])
-    adapt_to_training_data(model, x, y)
+    adapt_to_training_data(cfg.model, model, x, y)
     loss, metrics = get_task(splits.spec.task).loss_and_metrics()
     total_steps = epoch_steps * schedule_epochs(cfg.trainer)
     optimizer = make_optimizer(cfg.trainer, total_steps, epoch_steps)
