@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import keras
@@ -52,6 +53,48 @@ def test_classifier_on_character_data_is_refused() -> None:
         r"use model.type in: char_rnn",
     ):
         build_model(model_cfg, DataSpec(task="shakespeare", problem="char_lm", vocab_size=65))
+
+
+TINY_KIND = """
+from dataclasses import dataclass
+
+import keras
+
+from rnnlab.models.registry import ModelKind
+
+
+@dataclass
+class TinyModel:
+    type: str = "tiny"
+    units: int = 3
+
+
+def build_tiny(m, data):
+    tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(data.vocab_size, m.units)(tokens)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(x), name="tiny")
+
+
+KIND = ModelKind(TinyModel, build_tiny, ("binary_text",))
+"""
+
+
+def test_a_new_kind_is_one_module_the_registry_finds_by_name(tmp_path, monkeypatch) -> None:
+    from rnnlab.models import kinds, registry
+
+    (tmp_path / "tiny.py").write_text(TINY_KIND, encoding="utf-8")
+    monkeypatch.setattr(kinds, "__path__", [*kinds.__path__, str(tmp_path)])
+    registry.load_kind.cache_clear()
+    try:
+        assert "tiny" in registry.kind_names()
+        assert "tiny" in registry.kinds_for("binary_text")
+        assert "tiny" not in registry.kinds_for("char_lm")
+        model = build_model(OmegaConf.create({"type": "tiny", "units": 3}), DataSpec("imdb", 9, 4))
+        assert model.name == "tiny" and model.output_shape == (None, 1)
+    finally:
+        registry.load_kind.cache_clear()
+        sys.modules.pop("rnnlab.models.kinds.tiny", None)
 
 
 def test_unknown_model_type_lists_allowed() -> None:
