@@ -1,3 +1,4 @@
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,6 +96,26 @@ def test_a_new_kind_is_one_module_the_registry_finds_by_name(tmp_path, monkeypat
     finally:
         registry.load_kind.cache_clear()
         sys.modules.pop("rnnlab.models.kinds.tiny", None)
+
+
+LOADED_KINDS = """
+import sys
+from rnnlab.models import load_model
+load_model(sys.argv[1], *sys.argv[2:])
+print(" ".join(sorted(m for m in sys.modules if m.startswith("rnnlab.models.kinds."))))
+"""
+
+
+@pytest.mark.parametrize(("kind", "loaded"), [(["pool"], ["pool"]), ([], None)])
+def test_loading_a_model_of_a_named_kind_imports_that_kind_only(tmp_path, kind, loaded) -> None:
+    """evaluate@ names its kind, so it runs only the kind module its dvc.yaml deps list."""
+    from rnnlab.models.registry import kind_names
+
+    tokens = keras.Input(shape=(4,), dtype="int32")
+    keras.Model(tokens, keras.layers.Embedding(9, 2)(tokens)).save(tmp_path / "m.keras")
+    script = [sys.executable, "-c", LOADED_KINDS, str(tmp_path / "m.keras"), *kind]
+    out = subprocess.run(script, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [f"rnnlab.models.kinds.{name}" for name in loaded or kind_names()]
 
 
 def test_unknown_model_type_lists_allowed() -> None:

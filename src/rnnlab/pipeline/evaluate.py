@@ -46,7 +46,7 @@ def score(task: Task, cfg: DictConfig, paths: dict[str, Path]) -> EvaluationResu
         load_prepared(paths["data"], input_layout(cfg), held_out_only=True),
         OmegaConf.select(cfg, "evaluation.max_examples"),
     )
-    model = load_model(paths["model"])
+    model = load_model(paths["model"], cfg.model.type)
     out = paths["plots"] / "eval"
     out.mkdir(parents=True, exist_ok=True)
     return task.role("evaluate").evaluate(model, splits, out, cfg)
