@@ -118,6 +118,31 @@ def test_loading_a_model_of_a_named_kind_imports_that_kind_only(tmp_path, kind, 
     assert out == [f"rnnlab.models.kinds.{name}" for name in loaded or kind_names()]
 
 
+@pytest.mark.parametrize(
+    ("logged", "label"),
+    [
+        (
+            {"type": "recurrent", "cell": "lstm", "units": "[32, 32]", "bidirectional": "True"},
+            "bilstm [32, 32]",
+        ),
+        (
+            {"type": "recurrent", "cell": "gru", "units": "[64]", "bidirectional": "False"},
+            "gru [64]",
+        ),
+        ({"type": "char_rnn", "cell": "gru", "units": "256", "layers": "2"}, "char 2x gru 256"),
+        ({"type": "char_rnn", "cell": "lstm", "units": "384", "layers": "1"}, "char lstm 384"),
+        ({"type": "naive_bayes", "ngrams": "3"}, "naive_bayes 3-grams"),
+        ({"type": "pool", "ngrams": "1"}, "pool"),
+        ({"type": "sine_lstm"}, "sine_lstm"),
+        ({"type": "ensemble"}, "ensemble"),
+    ],
+)
+def test_each_kind_labels_its_models_for_the_leaderboard(logged, label) -> None:
+    from rnnlab.models.registry import model_label
+
+    assert model_label(logged) == label
+
+
 def test_unknown_model_type_lists_allowed() -> None:
     with pytest.raises(
         ConfigError,

@@ -51,6 +51,11 @@ ENTRY_MODULES = {
     "evaluate": ("rnnlab.pipeline.evaluate", ("", ".evaluate")),
     "ensemble": ("rnnlab.pipeline.ensemble", ("", ".evaluate", ".serve")),
 }
+# Stages over every experiment: the module they run, and whether they load every model kind.
+FAN_IN_STAGES = {
+    "compare": ("rnnlab.pipeline.compare", True),
+    "promote": ("rnnlab.pipeline.promote", False),
+}
 TRAINING_STAGES = ("select", "train")
 # The stages of one experiment load its own model kind; an ensemble loads members of any kind.
 KIND_STAGES = ("select", "train", "package", "evaluate")
@@ -150,6 +155,25 @@ def test_stage_lists_every_module_that_shapes_its_outputs(stage: str, task: str,
         if not covered(module_file(name), deps)
     )
     assert not missing, f"dvc.yaml stage {stage!r} ({task}, {kind}) does not list: {missing}"
+
+
+@pytest.mark.parametrize("stage", FAN_IN_STAGES)
+def test_a_fan_in_stage_lists_every_module_that_shapes_its_outputs(stage: str) -> None:
+    """compare and promote read every task's runs; compare labels them by their model kind."""
+    entry, loads_kinds = FAN_IN_STAGES[stage]
+    closure = imported_closure(
+        entry,
+        *(f"rnnlab.tasks.{task}" for task in builtin_tasks()),
+        *(f"rnnlab.models.kinds.{kind}" for kind in kind_names() if loads_kinds),
+    )
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    deps = [ROOT / dep for dep in stages[stage]["deps"] if dep.startswith("src/")]
+    missing = sorted(
+        str(module_file(name).relative_to(ROOT))
+        for name in closure - NOT_OUTPUT_SHAPING
+        if holds_code(name) and not covered(module_file(name), deps)
+    )
+    assert not missing, f"dvc.yaml stage {stage!r} does not list: {missing}"
 
 
 @pytest.mark.parametrize("stage", KIND_STAGES)

@@ -3,6 +3,8 @@ ids appended to the tokens, and each row's distinct ids (a binarised bag)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import keras
 from keras import ops
 
@@ -66,3 +68,13 @@ class DistinctIds(keras.layers.Layer):
             [ops.zeros_like(ids[:, :1], dtype="bool"), ids[:, 1:] == ids[:, :-1]], axis=1
         )
         return ops.where(repeat, ops.zeros_like(ids), ids)
+
+
+def ngram_label(kind: str) -> Callable[[Mapping[str, str]], str]:
+    """A bag-of-n-grams kind's leaderboard label: its name, with the n-gram order above 1."""
+
+    def label(params: Mapping[str, str]) -> str:
+        order = params.get("ngrams", "1")
+        return kind if order == "1" else f"{kind} {order}-grams"
+
+    return label

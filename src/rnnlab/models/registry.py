@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -32,6 +32,8 @@ class ModelKind:
     bucketable: bool = False
     # Data-dependent initialisation from the training split, before any training step.
     adapt: Callable[[keras.Model, Any, Any], None] | None = None
+    # Short architecture name for the leaderboard, from the model's logged `model.*` params.
+    label: Callable[[Mapping[str, str]], str] | None = None
 
 
 def kind_names() -> list[str]:
@@ -64,6 +66,14 @@ def model_kind(name: str, problem: str = "") -> ModelKind:
 def build_model(model_cfg, data) -> keras.Model:
     """The Keras model of a `model:` config for the prepared data `data` (a DataSpec)."""
     return model_kind(model_cfg.type, data.problem).build(model_cfg, data)
+
+
+def model_label(params: Mapping[str, str]) -> str:
+    """Short architecture name of a run's model from its logged `model.*` params (`type` and
+    the kind's own), e.g. `bilstm [32, 32]`; the type itself where no kind names it better."""
+    name = params.get("type", "")
+    label = load_kind(name).label if name in kind_names() else None
+    return label(params) if label else name
 
 
 def adapt_to_training_data(model_cfg, model: keras.Model, x, y) -> None:

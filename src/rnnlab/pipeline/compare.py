@@ -7,48 +7,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from omegaconf import DictConfig
 
 from rnnlab.config.settings import resolve_path
 from rnnlab.io import atomic_file
+from rnnlab.models.registry import model_label
 from rnnlab.tasks import get_task
 from rnnlab.tracking import runs as tracking
+from rnnlab.tracking.latest import latest_runs
 
 
-def latest_runs(params: DictConfig) -> pd.DataFrame:
-    """The most recent evaluated run of each pipeline experiment and ensemble."""
-    experiment_names = [*params.experiments, *params.get("ensembles", {})]
-    tasks = {get_task(e.dataset.task).mlflow_experiment for e in params.experiments.values()}
-    runs = mlflow.search_runs(
-        experiment_names=sorted(tasks),
-        order_by=["attributes.start_time DESC"],
-    )
-    if runs.empty:
-        return runs
-    runs = runs[runs["tags.mlflow.runName"].isin(experiment_names)]
-    runs = (
-        runs[runs["tags.dvc.evaluate_stage"].notna()]
-        if "tags.dvc.evaluate_stage" in runs
-        else runs.iloc[:0]
-    )
-    return runs.drop_duplicates("tags.mlflow.runName", keep="first")
-
-
-def model_label(run: pd.Series) -> str:
-    """Short architecture name from the run's params, e.g. `bilstm [32, 32]`, `char gru 384`."""
-    kind = run.get("params.model.type")
-    if kind == "recurrent":
-        bi = "bi" if run.get("params.model.bidirectional") == "True" else ""
-        return f"{bi}{run['params.model.cell']} {run['params.model.units']}"
-    if kind == "char_rnn":
-        layers = run.get("params.model.layers", "1")
-        depth = f"{layers}x" if layers not in ("1", None) else ""
-        return f"char {depth}{run['params.model.cell']} {run['params.model.units']}"
-    if kind in ("pool", "naive_bayes") and run.get("params.model.ngrams", "1") != "1":
-        return f"{kind} {run['params.model.ngrams']}-grams"
-    return str(kind)
+def model_params(run: pd.Series) -> dict[str, str]:
+    """The `model.*` params the run logged, without the prefix (unlogged ones are NaN)."""
+    prefix = "params.model."
+    logged = {k.removeprefix(prefix): v for k, v in run.items() if k.startswith(prefix)}
+    return {k: v for k, v in logged.items() if isinstance(v, str)}
 
 
 def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
@@ -63,7 +37,7 @@ def leaderboard(runs: pd.DataFrame, anchors: DictConfig) -> pd.DataFrame:
             {
                 "task": task.name,
                 "experiment": name,
-                "model": model_label(run),
+                "model": model_label(model_params(run)),
                 "metric": metric,
                 "ours": ours,
                 "published": anchor.get("published"),

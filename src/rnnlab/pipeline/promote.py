@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 
 from rnnlab.config.settings import resolve_path
 from rnnlab.io import atomic_file, write_json
-from rnnlab.pipeline.compare import latest_runs
 from rnnlab.tasks import Task, get_task
 from rnnlab.tracking import runs as tracking
+from rnnlab.tracking.latest import latest_runs
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@ over every step and a Dense layer of next-character logits (seed 004, tuned)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import keras
@@ -33,4 +34,11 @@ def build_char_rnn(m, data: DataSpec) -> keras.Model:
     return keras.Model(chars, logits, name=f"char_{m.cell}")
 
 
-KIND = ModelKind(CharRNNModel, build_char_rnn, ("char_lm",))
+def char_rnn_label(params: Mapping[str, str]) -> str:
+    """e.g. `char 2x gru 256`; one layer is not counted."""
+    layers = params.get("layers", "1")
+    depth = f"{layers}x " if layers != "1" else ""
+    return f"char {depth}{params['cell']} {params['units']}"
+
+
+KIND = ModelKind(CharRNNModel, build_char_rnn, ("char_lm",), label=char_rnn_label)

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from rnnlab.data.splits import DataSpec
-from rnnlab.models.ngrams import DistinctIds, HashedNGrams
+from rnnlab.models.ngrams import DistinctIds, HashedNGrams, ngram_label
 from rnnlab.models.registry import ModelKind
 
 
@@ -155,4 +155,10 @@ def adapt_ratios(model: keras.Model, x, y) -> None:
     layer.adapt(features.predict(x, batch_size=1024, verbose=0), y)
 
 
-KIND = ModelKind(NaiveBayesModel, build_naive_bayes, ("binary_text",), adapt=adapt_ratios)
+KIND = ModelKind(
+    NaiveBayesModel,
+    build_naive_bayes,
+    ("binary_text",),
+    adapt=adapt_ratios,
+    label=ngram_label("naive_bayes"),
+)

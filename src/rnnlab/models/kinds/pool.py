@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from rnnlab.data.splits import DataSpec
-from rnnlab.models.ngrams import DistinctIds, HashedNGrams
+from rnnlab.models.ngrams import DistinctIds, HashedNGrams, ngram_label
 from rnnlab.models.parts import classifier_head, embed
 from rnnlab.models.registry import ModelKind
 
@@ -71,4 +71,4 @@ def build_pool(m, data: DataSpec) -> keras.Model:
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.dropout), name="pool")
 
 
-KIND = ModelKind(PoolModel, build_pool, ("binary_text",))
+KIND = ModelKind(PoolModel, build_pool, ("binary_text",), label=ngram_label("pool"))

@@ -3,6 +3,7 @@ bidirectional), their outputs pooled over the review, and a classifier head."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import keras
@@ -82,4 +83,12 @@ def build_recurrent(m, data: DataSpec) -> keras.Model:
     return keras.Model(tokens, classifier_head(x, m.dense_units, m.head_dropout), name=name)
 
 
-KIND = ModelKind(RecurrentModel, build_recurrent, ("binary_text",), bucketable=True)
+def recurrent_label(params: Mapping[str, str]) -> str:
+    """e.g. `bilstm [32, 32]`: the cell, bi when bidirectional, the units of each layer."""
+    bi = "bi" if params.get("bidirectional") == "True" else ""
+    return f"{bi}{params['cell']} {params['units']}"
+
+
+KIND = ModelKind(
+    RecurrentModel, build_recurrent, ("binary_text",), bucketable=True, label=recurrent_label
+)
