@@ -53,6 +53,8 @@ def ran_stages(stdout: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", stdout))
 
 
+# Five to nine minutes on a 2 vCPU EPYC: alone it would hold the default suite past ten.
+@pytest.mark.slow
 def test_whole_pipeline_reproduces_then_reruns_only_what_changed(project: Path) -> None:
     compose_params(fast_overrides(project), project)
     first = run(["rnnlab", "repro"], project)  # what `make repro` runs: two lanes
