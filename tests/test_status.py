@@ -28,7 +28,7 @@ from rnnlab.pipeline.status import (
     estimate,
     longest_first,
 )
-from rnnlab.pipeline.watch import Watcher, duration
+from rnnlab.pipeline.watch import Watcher, duration, headline, summary_line
 from rnnlab.tracking import state
 
 from .conftest import run
@@ -79,7 +79,9 @@ def test_status_shows_done_running_and_pending_stages_with_their_times(project: 
     assert re.fullmatch(running, row(text, "imdb_pool"))
     assert row(text, "shakespeare_char_gru").split()[1] == "pending"  # the stale record
     assert row(text, "prepare_sine@steps10").startswith("prepare_sine@steps10 done")
-    assert re.search(r"Stages running: 4 of 20 stages done, 1 running, 15 pending\. Ends", text)
+    assert re.search(r"Stages running: 4 of 20 stages done, 1 running, 15 pending\. ", text)
+    # Most stages were never timed, so no end is promised as if it were known.
+    assert re.search(r"(at the earliest|End not known yet): 1\d stage\(s\) left were never", text)
     state.clear_progress(project, "train@imdb_pool")
 
 
@@ -123,6 +125,34 @@ def test_the_end_is_estimated_over_the_lanes_from_the_last_durations() -> None:
     # with mid (10 + 50) then takes short (20): 80 s; compare follows both; promote was
     # never timed.
     assert estimate(status) == (90.0 + 4.0, 1)
+
+
+def test_the_end_is_a_lower_bound_while_stages_were_never_timed() -> None:
+    """A clean clone has no durations: an end computed from the timed stages alone was shown
+    as the end, and read as a time already past while the first model trained."""
+    now = time.mktime((2026, 12, 7, 16, 0, 0, 0, 0, -1))
+
+    def status_with(*stages: Stage) -> PipelineStatus:
+        return PipelineStatus({"x": list(stages)}, [], [], {}, lanes=1, run=None, now=now)
+
+    training = stage("train@x", RUNNING, None, started=now - 120, epoch=1, epochs=10)
+    known = status_with(training)  # 2 min per epoch, 9 to go
+    assert summary_line(known).endswith("ends about 16:18 (in 18m00s)")
+    assert headline(known).endswith("Ends about 16:18 (in 18m00s).")
+
+    one_untimed = status_with(training, stage("evaluate@x", PENDING, None))
+    assert summary_line(one_untimed).endswith(
+        "ends 16:18 (in 18m00s) at the earliest: 1 stage(s) left were never timed"
+    )
+    nothing_timed = status_with(stage("train@x", RUNNING, None, started=now - 60, epoch=0))
+    assert summary_line(nothing_timed).endswith(
+        "end not known yet: 1 stage(s) left were never timed"
+    )
+    idle = status_with(stage("train@x", PENDING, 600.0), stage("evaluate@x", PENDING, None))
+    assert headline(idle) == (
+        "No run in progress: 0 of 2 stages done, 0 running, 2 pending. `make repro` would "
+        "take at least 10m00s in 1 lanes; 1 stage(s) never timed yet."
+    )
 
 
 def test_the_lanes_take_the_experiments_with_most_time_left_first() -> None:

@@ -64,19 +64,37 @@ def describe(stage: Stage, now: float) -> str:
 def headline(status: PipelineStatus) -> str:
     total = len(status.stages())
     done, running, pending = (status.count(s) for s in (DONE, RUNNING, PENDING))
-    seconds, unknown = status.left()
-    untimed = f"; {unknown} stage(s) never timed yet" if unknown else ""
     if not running and not pending:
         return f"Everything is up to date: {total} of {total} stages done."
     counts = f"{done} of {total} stages done, {running} running, {pending} pending"
     if status.run is None and not running:
-        return (
-            f"No run in progress: {counts}. `make repro` would take about "
-            f"{duration(seconds)} in {status.lanes} lanes{untimed}."
-        )
+        return f"No run in progress: {counts}. {would_take(status)}."
     who = f"Run in progress ({status.run.describe()})" if status.run else "Stages running"
-    ends = clock(status.now + seconds)
-    return f"{who}: {counts}. Ends about {ends} (in {duration(seconds)}){untimed}."
+    end = ending(status)
+    return f"{who}: {counts}. {end[0].upper()}{end[1:]}."
+
+
+def would_take(status: PipelineStatus) -> str:
+    seconds, unknown = status.left()
+    lanes = f"in {status.lanes} lanes"
+    if not unknown:
+        return f"`make repro` would take about {duration(seconds)} {lanes}"
+    untimed = f"{unknown} stage(s) never timed yet"
+    if seconds < 60:
+        return f"`make repro` would run {untimed}, {lanes}"
+    return f"`make repro` would take at least {duration(seconds)} {lanes}; {untimed}"
+
+
+def ending(status: PipelineStatus) -> str:
+    """When the run should end. Stages never timed count as zero, so with any of them the
+    estimate is only a lower bound, and with nothing timed left it says nothing."""
+    seconds, unknown = status.left()
+    ends = f"{clock(status.now + seconds)} (in {duration(seconds)})"
+    if not unknown:
+        return f"ends about {ends}"
+    if seconds < 60:
+        return f"end not known yet: {unknown} stage(s) left were never timed"
+    return f"ends {ends} at the earliest: {unknown} stage(s) left were never timed"
 
 
 def table(status: PipelineStatus) -> Table:
@@ -115,13 +133,10 @@ def summary_line(status: PipelineStatus) -> str:
         for s in status.stages()
         if s.state == RUNNING
     ]
-    seconds, unknown = status.left()
     done = status.count(DONE)
-    untimed = f" (+ {unknown} stage(s) never timed)" if unknown else ""
     return (
         f"[status] {done} of {len(status.stages())} stages done; "
-        f"running: {', '.join(running) or 'none'}; "
-        f"ends about {clock(status.now + seconds)}{untimed}"
+        f"running: {', '.join(running) or 'none'}; {ending(status)}"
     )
 
 
