@@ -32,6 +32,8 @@ STAGE_COLUMNS = ("select", "train", "package", "evaluate")
 STYLE = {DONE: "green", RUNNING: "bold yellow", PENDING: "dim"}
 TICK = 1.0  # seconds between looks at the progress records
 WIDE = 160  # columns of the table off a terminal
+# Under a minute of timed work left beside untimed stages, a lower bound says nothing.
+NOTHING_TIMED = 60.0
 
 
 def duration(seconds: float) -> str:
@@ -80,7 +82,7 @@ def would_take(status: PipelineStatus) -> str:
     if not unknown:
         return f"`make repro` would take about {duration(seconds)} {lanes}"
     untimed = f"{unknown} stage(s) never timed yet"
-    if seconds < 60:
+    if seconds < NOTHING_TIMED:
         return f"`make repro` would run {untimed}, {lanes}"
     return f"`make repro` would take at least {duration(seconds)} {lanes}; {untimed}"
 
@@ -92,7 +94,7 @@ def ending(status: PipelineStatus) -> str:
     ends = f"{clock(status.now + seconds)} (in {duration(seconds)})"
     if not unknown:
         return f"ends about {ends}"
-    if seconds < 60:
+    if seconds < NOTHING_TIMED:
         return f"end not known yet: {unknown} stage(s) left were never timed"
     return f"ends {ends} at the earliest: {unknown} stage(s) left were never timed"
 
