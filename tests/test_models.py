@@ -223,13 +223,17 @@ def test_pool_with_distinct_tokens_averages_each_word_once() -> None:
     assert reloaded.get_layer("distinct") is not None
 
 
+def naive_bayes_settings(**changes) -> DictConfig:
+    """The naive_bayes kind's defaults (its config schema) with `changes`."""
+    from rnnlab.models.kinds.naive_bayes import NaiveBayesModel
+
+    return OmegaConf.merge(OmegaConf.structured(NaiveBayesModel), changes)
+
+
 def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
     from rnnlab.models.registry import adapt_to_training_data
 
-    m = OmegaConf.create(
-        {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4, "r_adj": 10.0}
-        | {"l2": 0.0, "solver": "trainer", "C": 1.0, "intercept": True}
-    )
+    m = naive_bayes_settings(ngrams=1, ngram_buckets=0)
     model = build_model(m, DataSpec("imdb", vocab_size=10, seq_len=4))
     x = np.array([[2, 3, 0, 0], [2, 3, 3, 0], [4, 0, 0, 0], [4, 5, 0, 0]], dtype="int32")
     y = np.array([1, 1, 0, 0])
@@ -245,24 +249,21 @@ def test_naive_bayes_ratios_come_from_the_training_labels() -> None:
 
 
 def test_naive_bayes_l2_penalises_the_learned_weights() -> None:
-    settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
-    settings |= {"r_adj": 10.0, "l2": 0.01, "solver": "trainer", "C": 1.0, "intercept": True}
-    model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=10, seq_len=4))
+    settings = naive_bayes_settings(ngrams=1, ngram_buckets=0, l2=0.01)
+    model = build_model(settings, DataSpec("imdb", vocab_size=10, seq_len=4))
     weight = np.asarray(model.get_layer("nb").weight)
     assert len(model.losses) == 1  # the fixed ratios and the bias are not penalised
     assert float(model.losses[0]) == pytest.approx(0.01 * np.sum(weight**2), rel=1e-5)
     unpenalised = build_model(
-        OmegaConf.create({**settings, "l2": 0.0}), DataSpec("imdb", vocab_size=10, seq_len=4)
+        naive_bayes_settings(ngrams=1, ngram_buckets=0), DataSpec("imdb", vocab_size=10, seq_len=4)
     )
     assert not unpenalised.losses
 
 
 @pytest.mark.parametrize("intercept", [True, False])
 def test_naive_bayes_trainer_learns_a_bias_only_with_intercept(intercept: bool) -> None:
-    settings = {"type": "naive_bayes", "ngrams": 1, "ngram_buckets": 0, "w_adj": 0.4}
-    settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "trainer", "C": 1.0}
     model = build_model(
-        OmegaConf.create(settings | {"intercept": intercept}),
+        naive_bayes_settings(ngrams=1, ngram_buckets=0, intercept=intercept),
         DataSpec("imdb", vocab_size=10, seq_len=4),
     )
     trained = sorted(weight.name for weight in model.trainable_weights)
@@ -276,16 +277,16 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: 
 
     from rnnlab.models.registry import adapt_to_training_data
 
-    settings = {"type": "naive_bayes", "ngrams": 2, "ngram_buckets": 64, "w_adj": 0.4}
-    settings |= {"r_adj": 10.0, "l2": 0.0, "solver": "liblinear", "C": 0.5}
-    settings |= {"intercept": intercept}
-    model = build_model(OmegaConf.create(settings), DataSpec("imdb", vocab_size=12, seq_len=5))
+    settings = naive_bayes_settings(
+        ngrams=2, ngram_buckets=64, solver="liblinear", C=0.5, intercept=intercept
+    )
+    model = build_model(settings, DataSpec("imdb", vocab_size=12, seq_len=5))
     rng = np.random.default_rng(0)
     x = rng.integers(2, 12, size=(60, 5)).astype("int32")
     x[:, 3:] *= rng.random((60, 2)) < 0.5  # some padding at the end
     x[:, 4] *= x[:, 3] > 0  # padding only after padding
     y = ((x == 3).any(axis=1) | (x == 5).any(axis=1)).astype("int32")
-    adapt_to_training_data(OmegaConf.create(settings), model, x, y)
+    adapt_to_training_data(settings, model, x, y)
     assert not model.trainable_weights  # the trainer's epochs only measure
     # The same fit by hand: presence of each id (n-grams included) scaled by its ratio.
     nb = model.get_layer("nb")
@@ -305,6 +306,53 @@ def test_naive_bayes_liblinear_solver_is_nbsvms_exact_fit_and_frozen(intercept: 
     assert reloaded.get_layer("nb").get_config()["solver"] == "liblinear"
     assert reloaded.get_layer("nb").get_config()["C"] == 0.5
     assert reloaded.get_layer("nb").get_config()["intercept"] is intercept
+
+
+def test_naive_bayes_smooths_by_alpha_and_interpolates_by_beta() -> None:
+    """alpha smooths the ratios; beta < 1 moves liblinear's weights part way to their mean
+    magnitude (Wang & Manning's interpolation), and a reloaded model keeps both."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from rnnlab.models.registry import adapt_to_training_data
+
+    settings = naive_bayes_settings(ngrams=1, ngram_buckets=0, solver="liblinear")
+    settings.merge_with({"intercept": False, "alpha": 2.0, "beta": 0.25})
+    model = build_model(settings, DataSpec("imdb", vocab_size=12, seq_len=5))
+    rng = np.random.default_rng(1)
+    x = rng.integers(2, 12, size=(80, 5)).astype("int32")
+    y = ((x == 3).any(axis=1) ^ (rng.random(80) < 0.1)).astype("int32")
+    adapt_to_training_data(settings, model, x, y)
+    nb = model.get_layer("nb")
+    present = np.zeros((len(x), nb.rows))
+    for row, ids in enumerate(x):
+        present[row, ids] = 1.0
+    # Class counts smoothed by 2 (padding, id 0, left out), then the ratio of the shares.
+    p = 2.0 + present[y == 1].sum(axis=0)
+    q = 2.0 + present[y == 0].sum(axis=0)
+    p[0] = q[0] = 0.0
+    with np.errstate(invalid="ignore"):  # 0 / 0 at the padding id
+        ratio = np.log((p / p.sum()) / (q / q.sum()))
+    ratio[0] = 0.0
+    np.testing.assert_allclose(np.asarray(nb.ratio), ratio, rtol=1e-5, atol=1e-6)
+    fit = LogisticRegression(C=1.0, solver="liblinear", dual=True, max_iter=1000)
+    fit.set_params(fit_intercept=False).fit(sparse.csr_matrix(present * ratio), y)
+    weight = 0.75 * np.abs(fit.coef_[0]).mean() + 0.25 * fit.coef_[0]
+    expected = 1 / (1 + np.exp(-(present * ratio) @ weight))
+    np.testing.assert_allclose(model.predict(x, verbose=0).ravel(), expected, atol=1e-5)
+    # Without interpolation the outputs are the plain fit's: beta is what moved them.
+    unmoved = OmegaConf.merge(settings, {"beta": 1.0})
+    plain = build_model(unmoved, DataSpec("imdb", vocab_size=12, seq_len=5))
+    adapt_to_training_data(unmoved, plain, x, y)
+    assert not np.allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-3)
+    reloaded = keras.Model.from_config(model.get_config()).get_layer("nb").get_config()
+    assert (reloaded["alpha"], reloaded["beta"]) == (2.0, 0.25)
+
+
+def test_naive_bayes_interpolation_needs_the_liblinear_solver() -> None:
+    settings = naive_bayes_settings(ngrams=1, ngram_buckets=0, solver="trainer", beta=0.5)
+    with pytest.raises(ConfigError, match=r"model.beta=0.5 .* set model.solver=liblinear"):
+        build_model(settings, DataSpec("imdb", vocab_size=10, seq_len=4))
 
 
 def test_masked_max_ignores_padded_steps() -> None:

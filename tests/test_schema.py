@@ -112,6 +112,14 @@ BAD = [
         ["experiment=imdb_naive_bayes", "model.C=0"],
         r"model.C=0.0 is invalid; allowed: a number > 0 \(liblinear's inverse L2 strength\)",
     ),
+    (
+        ["experiment=imdb_naive_bayes", "model.beta=0"],
+        r"model.beta=0.0 is invalid; allowed: a number in \(0, 1\] \(1: the solved weights",
+    ),
+    (
+        ["experiment=imdb_naive_bayes", "model.alpha=0"],
+        r"model.alpha=0.0 is invalid; allowed: a number > 0 \(naive-Bayes smoothing",
+    ),
     (["model.type=mlp"], r"model.type='mlp' is unknown; allowed: char_rnn, equation_rnn"),
     (
         ["dataset=shakespeare"],

@@ -140,6 +140,8 @@ RULES: list[tuple[str, Any, str]] = [
         "trainer (the trainer's optimizer learns the weights) or liblinear (solved exactly)",
     ),
     ("model.C", lambda v: v > 0, "a number > 0 (liblinear's inverse L2 strength)"),
+    ("model.alpha", lambda v: v > 0, "a number > 0 (naive-Bayes smoothing of the counts)"),
+    ("model.beta", lambda v: 0 < v <= 1, "a number in (0, 1] (1: the solved weights as they are)"),
     ("model.ngram_buckets", lambda v: v >= 0, "an integer >= 0 (> 0 when ngrams > 1)"),
     ("model.input_layout", lambda v: v in ("steps", "book"), "steps or book"),
     (

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from rnnlab.data.splits import DataSpec
+from rnnlab.errors import ConfigError
 from rnnlab.models.ngrams import DistinctIds, HashedNGrams, ngram_label
 from rnnlab.models.registry import ModelKind
 
@@ -25,6 +26,8 @@ class NaiveBayesModel:
     solver: str = "trainer"  # or "liblinear": NBSVM's exact fit when the ratios are set
     C: float = 1.0  # liblinear's inverse L2 strength, as scikit-learn names it
     intercept: bool = True  # learn a bias term b (the published NBSVM has none)
+    alpha: float = 1.0  # naive-Bayes smoothing: alpha added to every feature's class counts
+    beta: float = 1.0  # liblinear's weights interpolated toward their mean (1 = not at all)
 
 
 @keras.saving.register_keras_serializable(package="rnnlab")
@@ -36,7 +39,9 @@ class NaiveBayesLogit(keras.layers.Layer):
     trainer learns w; with "liblinear", `adapt` also solves NBSVM's L2-regularised logistic
     regression on the r-scaled features exactly (inverse strength C) and freezes w and b.
     With intercept=False, b stays 0, as in the published NBSVM (liblinear without a bias).
-    Id 0 is padding and has r = 0, so it never contributes.
+    beta < 1 interpolates the solved weights toward their mean magnitude, w' = (1 - beta)
+    * mean|w| + beta * w (Wang & Manning's interpolation: part way back to plain naive Bayes,
+    whose weights are all equal). Id 0 is padding and has r = 0, so it never contributes.
     """
 
     def __init__(
@@ -48,11 +53,14 @@ class NaiveBayesLogit(keras.layers.Layer):
         solver: str = "trainer",
         C: float = 1.0,  # liblinear's inverse L2 strength (scikit-learn's name)
         intercept: bool = True,
+        alpha: float = 1.0,  # smoothing of the class counts
+        beta: float = 1.0,  # interpolation of liblinear's weights toward their mean
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.rows, self.w_adj, self.r_adj, self.l2 = rows, w_adj, r_adj, l2
         self.solver, self.C, self.intercept = solver, C, intercept
+        self.alpha, self.beta = alpha, beta
 
     def build(self, input_shape):
         self.ratio = self.add_weight(
@@ -69,12 +77,12 @@ class NaiveBayesLogit(keras.layers.Layer):
             shape=(), name="bias", initializer="zeros", trainable=self.intercept
         )
 
-    def adapt(self, ids, labels, alpha: float = 1.0) -> None:
+    def adapt(self, ids, labels) -> None:
         """Set r from binarised feature ids (N, L) and 0/1 labels of the training split (and,
         with the liblinear solver, w and b)."""
         present = presence_matrix(ids, self.rows)
         positive = np.asarray(labels).ravel() == 1
-        ratio = log_count_ratio(present, positive, alpha)
+        ratio = log_count_ratio(present, positive, self.alpha)
         self.ratio.assign(ratio.astype("float32"))
         if self.solver == "liblinear":
             self.solve(present, positive, ratio)
@@ -89,7 +97,8 @@ class NaiveBayesLogit(keras.layers.Layer):
             C=self.C, solver="liblinear", dual=True, max_iter=1000, fit_intercept=self.intercept
         )
         fit.fit(present @ sparse.diags(ratio), positive)
-        self.weight.assign((fit.coef_[0] * self.r_adj - self.w_adj).astype("float32"))
+        weight = interpolated(fit.coef_[0], self.beta)
+        self.weight.assign((weight * self.r_adj - self.w_adj).astype("float32"))
         self.bias.assign(float(np.ravel(fit.intercept_)[0]))  # 0.0 without an intercept
         self.trainable = False
 
@@ -111,7 +120,15 @@ class NaiveBayesLogit(keras.layers.Layer):
             "solver": self.solver,
             "C": self.C,
             "intercept": self.intercept,
+            "alpha": self.alpha,
+            "beta": self.beta,
         }
+
+
+def interpolated(weight: np.ndarray, beta: float) -> np.ndarray:
+    """Wang & Manning's w' = (1 - beta) * mean|w| + beta * w; the mean runs over every
+    column, the hash buckets no training n-gram reached included (their w is 0)."""
+    return (1.0 - beta) * np.abs(weight).mean() + beta * weight
 
 
 def presence_matrix(ids, columns: int):
@@ -139,11 +156,18 @@ def log_count_ratio(present, positive: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def build_naive_bayes(m, data: DataSpec) -> keras.Model:
+    if m.beta < 1 and m.solver != "liblinear":
+        raise ConfigError(
+            f"model.beta={m.beta} interpolates the weights liblinear solves, but "
+            f"model.solver={m.solver!r} learns them; set model.solver=liblinear or model.beta=1"
+        )
     tokens = keras.Input(shape=(data.seq_len,), dtype="int32", name="tokens")
     ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
     ids = DistinctIds(name="distinct")(ids)
     rows = data.vocab_size + m.ngram_buckets
-    layer = NaiveBayesLogit(rows, m.w_adj, m.r_adj, m.l2, m.solver, m.C, m.intercept, name="nb")
+    layer = NaiveBayesLogit(
+        rows, m.w_adj, m.r_adj, m.l2, m.solver, m.C, m.intercept, m.alpha, m.beta, name="nb"
+    )
     probability = keras.layers.Activation("sigmoid", name="probability")(layer(ids))
     return keras.Model(tokens, probability, name="naive_bayes")
 
