@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from rnnlab.data.splits import DataSpec, Splits
 from rnnlab.data.text import (
     OOV_INDEX,
     PUNCTUATION,
@@ -15,11 +16,12 @@ from rnnlab.data.text import (
     vectorize,
 )
 from rnnlab.errors import DataError
-from rnnlab.io import load_array
+from rnnlab.io import load_array, read_json
 from rnnlab.tasks.imdb import prepare as imdb
 from rnnlab.tasks.imdb import serve as imdb_serve
 from rnnlab.tasks.shakespeare import prepare as shakespeare
 from rnnlab.tasks.sine import prepare as sine
+from rnnlab.training.selection import train_and_val
 
 from .conftest import make_imdb_archive, make_shakespeare
 
@@ -29,6 +31,7 @@ def imdb_dataset(**changes):
         "name": "imdb_test",
         "vocab_size": 50,
         "max_len": 12,
+        "read_len": 12,
         "padding": "post",
         "truncating": "pre",
         "val_fraction": 0.25,
@@ -127,6 +130,26 @@ def test_arrays_are_padded_as_configured(reviews: Path, tmp_path: Path) -> None:
     assert len(vocabulary) + 2 <= 50
 
 
+def test_held_out_reviews_are_read_to_read_len_and_refit_rows_cut_as_training(
+    reviews: Path, tmp_path: Path
+) -> None:
+    cut = imdb_dataset(max_len=6, read_len=6, padding="post", truncating="pre")
+    imdb.prepare_reviews(cut, reviews, tmp_path / "cut")
+    whole = imdb_dataset(max_len=6, read_len=40, padding="post", truncating="pre")
+    imdb.prepare_reviews(whole, reviews, tmp_path / "whole")
+    assert read_json(tmp_path / "whole" / "meta.json")["read_len"] == 40
+    for split in ("train", "val", "test"):
+        short, long = (load_array(tmp_path / v, f"x_{split}") for v in ("cut", "whole"))
+        assert long.shape[1] == (6 if split == "train" else 40)
+        if split != "train":  # every review is longer than 6 tokens: more of it is read
+            assert ((long != 0).sum(axis=1) > 6).all()
+        splits = Splits(
+            DataSpec("imdb"), {"train": (short, short[:, 0]), "val": (long, long[:, 0])}
+        )
+        refit = train_and_val(splits, cut).arrays["train"][0]
+        np.testing.assert_array_equal(refit, np.concatenate([short, short]))
+
+
 def test_vectorizer_is_reusable_on_raw_text(reviews: Path, tmp_path: Path) -> None:
     out = tmp_path / "prepared"
     imdb.prepare_reviews(imdb_dataset(), reviews, out)
@@ -181,6 +204,7 @@ def test_the_served_model_tokenizes_as_its_prepared_variant(reviews: Path, tmp_p
     assert set(imdb_serve.preprocessing(meta, "steps")) == {
         "vocab_size",
         "max_len",
+        "read_len",
         "padding",
         "truncating",
         "punctuation",

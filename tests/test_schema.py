@@ -81,6 +81,19 @@ BAD = [
     ),
     (["trainer.early_stopping.patience=-2"], r"patience=-2 is invalid; allowed: an integer >= 0"),
     (["dataset.max_len=0"], r"dataset.max_len=0 is invalid; allowed: a positive integer"),
+    (
+        ["experiment=imdb_lstm", "dataset.read_len=400"],
+        r"dataset.read_len=400 is below dataset.max_len=500: held-out reviews are never cut "
+        r"shorter than training ones; set dataset.read_len to at least 500",
+    ),
+    (
+        ["experiment=imdb_pool", "dataset.read_len=1200"],
+        r"dataset.read_len=1200 reads held-out reviews past the max_len=800 tokens a model "
+        r"trains on, which needs a masked model of type equation_rnn or recurrent "
+        r"\(model.mask_padding=true\), but model.type='pool', mask_padding=True; set "
+        r"dataset.read_len=800 or pick such a "
+        r"model",
+    ),
     (["dataset.vocab_size=2"], r"dataset.vocab_size=2 is invalid; allowed: an integer > 2"),
     (["dataset.padding=middle"], r"dataset.padding='middle' is invalid; allowed: pre or post"),
     (

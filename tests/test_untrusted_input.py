@@ -50,6 +50,7 @@ def test_failed_prepare_keeps_the_previous_good_output(tmp_path: Path) -> None:
             "name": "v",
             "vocab_size": 50,
             "max_len": 10,
+            "read_len": 10,
             "padding": "post",
             "truncating": "post",
             "val_fraction": 0.25,

@@ -38,6 +38,16 @@ def pad_ragged(
     return out
 
 
+def repad(
+    x: np.ndarray, maxlen: int, padding: str = "pre", truncating: str = "pre", value: int = 0
+) -> np.ndarray:
+    """Rows padded with `value` on their `padding` side, cut or padded to `maxlen` columns:
+    what pad_ragged makes of the unpadded rows (no row may hold `value` among its tokens)."""
+    kept = x != value
+    row_splits = np.concatenate([[0], np.cumsum(kept.sum(axis=1))])
+    return pad_ragged(x[kept], row_splits, maxlen, padding, truncating, value, x.dtype)
+
+
 def pad_lists(sequences: list[list[int]], maxlen: int, **kwargs) -> np.ndarray:
     """Convenience wrapper for Python lists (tests, inference on a few texts)."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)

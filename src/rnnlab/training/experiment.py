@@ -60,6 +60,7 @@ def validate_experiment(cfg: DictConfig) -> DictConfig:
         )
     check_refit(checked)
     check_bucketing(checked)
+    check_read_len(checked)
     return checked
 
 
@@ -117,4 +118,21 @@ def check_bucketing(cfg: DictConfig) -> None:
             f"{' or '.join(bucketable)} (model.mask_padding=true), but model.type="
             f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
             "trainer.bucket_by_length=false or mask the padding"
+        )
+
+
+def check_read_len(cfg: DictConfig) -> None:
+    """Held-out rows longer than the training ones (dataset.read_len > max_len) fit only a
+    model that takes any length and ignores padding: a masked recurrent one."""
+    dataset, model = cfg.dataset, cfg.model
+    if dataset.get("read_len", dataset.get("max_len")) == dataset.get("max_len"):
+        return
+    if not model_kind(model.type).bucketable or not model.mask_padding:
+        readers = [name for name in kind_names() if model_kind(name).bucketable]
+        raise ConfigError(
+            f"dataset.read_len={dataset.read_len} reads held-out reviews past the "
+            f"max_len={dataset.max_len} tokens a model trains on, which needs a masked model "
+            f"of type {' or '.join(readers)} (model.mask_padding=true), but model.type="
+            f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
+            f"dataset.read_len={dataset.max_len} or pick such a model"
         )

@@ -19,6 +19,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.data.arrays import example_outputs
+from rnnlab.data.padding import repad
 from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.training.fit import fit, schedule_epochs
 
@@ -119,10 +120,15 @@ def validation_outputs(model: keras.Model, splits: Splits, cfg: DictConfig) -> l
     return [round(float(v), OUTPUT_DIGITS) for v in outputs]
 
 
-def train_and_val(splits: Splits) -> Splits:
-    x = np.concatenate([splits.arrays["train"][0], splits.arrays["val"][0]])
-    y = np.concatenate([splits.arrays["train"][1], splits.arrays["val"][1]])
-    return Splits(splits.spec, {"train": (x, y)}, splits.vocabulary)
+def train_and_val(splits: Splits, dataset: DictConfig) -> Splits:
+    """The refit's training rows: validation rows join the training ones, cut as training
+    cuts them when the dataset holds held-out rows longer (dataset.read_len > max_len)."""
+    x_train, y_train = splits.arrays["train"]
+    x_val, y_val = splits.arrays["val"]
+    if x_val.shape[1:] != x_train.shape[1:]:
+        x_val = repad(x_val, x_train.shape[1], dataset.padding, dataset.truncating)
+    x = np.concatenate([x_train, x_val])
+    return Splits(splits.spec, {"train": (x, np.concatenate([y_train, y_val]))}, splits.vocabulary)
 
 
 def refit_config(cfg: DictConfig, epochs: int) -> DictConfig:
@@ -152,7 +158,9 @@ def fit_to_keep(
     if selection.refit:
         log.info("%s: refitting on train+val for %d epochs", cfg.name, selection.epochs)
         refit = refit_config(cfg, selection.epochs)
-        model, history, seconds = fit(refit, train_and_val(splits), checkpoint, callbacks, strategy)
+        model, history, seconds = fit(
+            refit, train_and_val(splits, cfg.dataset), checkpoint, callbacks, strategy
+        )
     else:
         model, history, seconds = fit(cfg, splits, checkpoint, callbacks, strategy)
     return Fitted(model, history, seconds, selection)

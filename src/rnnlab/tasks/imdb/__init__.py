@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnlab.errors import ConfigError
 from rnnlab.tasks.base import Task
 
 # P(positive) at or above which a review is called positive: one rule for the evaluate
@@ -30,6 +31,15 @@ class ImdbTask(Task):
         import keras
 
         return keras.losses.BinaryCrossentropy(), ["accuracy"]
+
+    def check_dataset(self, dataset: Any) -> None:
+        super().check_dataset(dataset)
+        if dataset.read_len < dataset.max_len:
+            raise ConfigError(
+                f"dataset.read_len={dataset.read_len} is below dataset.max_len="
+                f"{dataset.max_len}: held-out reviews are never cut shorter than training "
+                f"ones; set dataset.read_len to at least {dataset.max_len}"
+            )
 
     def held_out_id(self, dataset: Any) -> str:
         # The same for every vocabulary/length variant: the tokenizer is part of the model.

@@ -154,7 +154,7 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
         for name, part in splits.items():
             encoded = text_vec.encode(part["text"].to_numpy(), vocabulary, dataset.punctuation)
             x, _ = text_vec.pad_encoded(
-                encoded, dataset.max_len, dataset.padding, dataset.truncating
+                encoded, cut_length(dataset, name), dataset.padding, dataset.truncating
             )
             save_arrays(folder, **{f"x_{name}": x, f"y_{name}": part["label"].to_numpy(np.int8)})
             save_arrays(folder, **{f"id_{name}": part["id"].to_numpy(np.int32)})
@@ -167,6 +167,11 @@ def prepare_reviews(dataset, reviews: Path, output: Path) -> dict:
     # would see a changed folder and retrain every model on it.
     log.info("prepared %s in %.1f s", output, time.perf_counter() - started)
     return meta
+
+
+def cut_length(dataset, split: str) -> int:
+    """Tokens a review of the split keeps: max_len to train on, read_len held out."""
+    return dataset.max_len if split == "train" else dataset.read_len
 
 
 def save_word_vectors(
@@ -194,6 +199,7 @@ def describe(dataset, splits: dict[str, pd.DataFrame], vocabulary: list[str]) ->
         "vocab_size": len(vocabulary) + text_vec.RESERVED,
         "reserved": {"padding": text_vec.PAD_INDEX, "oov": text_vec.OOV_INDEX},
         "max_len": dataset.max_len,
+        "read_len": dataset.read_len,
         "padding": dataset.padding,
         "truncating": dataset.truncating,
         "val_split": (

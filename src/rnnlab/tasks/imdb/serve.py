@@ -32,15 +32,17 @@ VOCABULARY = "vocab.txt"  # in the prepared folder
 
 def preprocessing(meta: dict, input_layout: str) -> dict:
     """The inference-time settings of the prepared dataset (from its meta.json)."""
-    keys = ("vocab_size", "max_len", "padding", "truncating", "punctuation")
+    keys = ("vocab_size", "max_len", "read_len", "padding", "truncating", "punctuation")
     return {k: meta[k] for k in keys}
 
 
 def read_settings(path: Path) -> dict:
     """A package's preprocessing.json. Packages registered before meta.json recorded
-    `punctuation` have no such key, and their variants kept no punctuation marks."""
+    `punctuation` or `read_len` have no such keys: their variants kept no punctuation
+    marks and read a review as far as they trained on it."""
     settings = read_json(path)
     settings.setdefault("punctuation", False)
+    settings.setdefault("read_len", settings["max_len"])
     return settings
 
 
@@ -71,7 +73,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
         ids, lengths = vectorize(
             texts,
             self.vocabulary,
-            s["max_len"],
+            s["read_len"],  # as the evaluate stage reads the test reviews
             s["padding"],
             s["truncating"],
             s["punctuation"],

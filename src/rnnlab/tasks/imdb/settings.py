@@ -18,6 +18,7 @@ class ImdbDataset:
     source: str = MISSING
     vocab_size: int = MISSING
     max_len: int = MISSING
+    read_len: int = MISSING
     padding: str = MISSING
     truncating: str = MISSING
     val_fraction: float = MISSING
