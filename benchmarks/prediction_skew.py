@@ -6,7 +6,7 @@ dropout train/inference mismatch would show on the training reviews too). Diagno
 nothing is tuned on the test figures it prints.
 
     python benchmarks/prediction_skew.py models/imdb_bilstm/model.keras \\
-        data/prepared/imdb_v30000_len500_postpost_val0.2_blocks500 --sample 4000
+        data/prepared/imdb_v30000_len500_read1000_postpre_val0.2_blocks500_w2v100e20 --sample 4000
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from rnnlab.data.text import (
     vectorize,
 )
 from rnnlab.errors import DataError
-from rnnlab.io import load_array, read_json
+from rnnlab.io import load_array, read_json, write_json
 from rnnlab.tasks.imdb import prepare as imdb
 from rnnlab.tasks.imdb import serve as imdb_serve
 from rnnlab.tasks.shakespeare import prepare as shakespeare
@@ -209,6 +209,25 @@ def test_the_served_model_tokenizes_as_its_prepared_variant(reviews: Path, tmp_p
         "truncating",
         "punctuation",
     }
+
+
+def test_the_served_model_reads_a_review_as_far_as_evaluation_does(tmp_path: Path) -> None:
+    import keras
+
+    # A stand-in model whose output is the number of tokens it was given, over 100.
+    tokens = keras.Input((None,), dtype="int32")
+    read = keras.layers.Lambda(
+        lambda ids: keras.ops.sum(keras.ops.cast(ids > 0, "float32"), 1, keepdims=True) / 100
+    )(tokens)
+    classifier = imdb_serve.ReviewClassifier()
+    classifier.model, classifier.vocabulary = keras.Model(tokens, read), ["good"]
+    settings = {"vocab_size": 3, "max_len": 10, "padding": "post", "truncating": "pre"}
+    for recorded, tokens_read in (({"read_len": 20}, 20), ({}, 10)):  # {}: an older package
+        write_json(tmp_path / "preprocessing.json", settings | recorded)
+        classifier.settings = imdb_serve.read_settings(tmp_path / "preprocessing.json")
+        served = classifier.classify(["good " * 30])
+        assert served["probability"].tolist() == pytest.approx([tokens_read / 100])
+        assert served["tokens"].tolist() == [30]
 
 
 def test_non_utf8_review_is_a_clear_error(tmp_path: Path) -> None:

@@ -165,9 +165,8 @@ def build_naive_bayes(m, data: DataSpec) -> keras.Model:
     ids = HashedNGrams(data.vocab_size, m.ngrams, m.ngram_buckets, name="ngrams")(tokens)
     ids = DistinctIds(name="distinct")(ids)
     rows = data.vocab_size + m.ngram_buckets
-    layer = NaiveBayesLogit(
-        rows, m.w_adj, m.r_adj, m.l2, m.solver, m.C, m.intercept, m.alpha, m.beta, name="nb"
-    )
+    settings = ("w_adj", "r_adj", "l2", "solver", "C", "intercept", "alpha", "beta")
+    layer = NaiveBayesLogit(rows, name="nb", **{key: m[key] for key in settings})
     probability = keras.layers.Activation("sigmoid", name="probability")(layer(ids))
     return keras.Model(tokens, probability, name="naive_bayes")
 
