@@ -82,6 +82,11 @@ BAD = [
     (["trainer.early_stopping.patience=-2"], r"patience=-2 is invalid; allowed: an integer >= 0"),
     (["dataset.max_len=0"], r"dataset.max_len=0 is invalid; allowed: a positive integer"),
     (
+        ["trainer.adversarial_epsilon=-1"],
+        r"trainer.adversarial_epsilon=-1.0 is invalid; allowed: a number >= 0 "
+        r"\(0 = no adversarial training\)",
+    ),
+    (
         ["experiment=imdb_lstm", "dataset.read_len=400"],
         r"dataset.read_len=400 is below dataset.max_len=500: held-out reviews are never cut "
         r"shorter than training ones; set dataset.read_len to at least 500",

@@ -204,6 +204,10 @@ def test_training_depends_on_no_serving_plotting_or_evaluation_code(stage: str, 
     # Models train on prepared token ids: a tokenizer change re-runs prepare, and only
     # arrays that come out different retrain anything.
     assert "src/rnnlab/data/text.py" not in deps
+    # Nor does a config check or a message (a folder listed whole would cover them).
+    paths = listed_deps(stage, task)
+    retraining = [name for name in NOT_OUTPUT_SHAPING if covered(module_file(name), paths)]
+    assert not retraining, f"dvc.yaml stage {stage!r} lists modules that shape no model"
 
 
 @pytest.mark.parametrize("task", builtin_tasks())

@@ -54,6 +54,9 @@ class Trainer:
     schedule_epochs: int | None = None
     # Batches of reviews of similar length, trimmed to the longest (masked token models only).
     bucket_by_length: bool = False
+    # > 0: adversarial training (rnnlab.training.adversarial), each review's embedded sequence
+    # shifted by this L2 norm towards a higher loss; about twice the time per step.
+    adversarial_epsilon: float = 0.0
 
 
 @dataclass
@@ -130,6 +133,11 @@ RULES: list[tuple[str, Any, str]] = [
     ("model.word_dropout", between_0_and_1, "a number in [0, 1)"),
     ("trainer.weight_decay", lambda v: v >= 0, "a number >= 0 (0 = no weight decay)"),
     ("trainer.ema", between_0_and_1, "a number in [0, 1) (0 = no weight averaging)"),
+    (
+        "trainer.adversarial_epsilon",
+        lambda v: v >= 0,
+        "a number >= 0 (0 = no adversarial training)",
+    ),
     ("model.head_dropout", between_0_and_1, "a number in [0, 1)"),
     ("model.pooling", lambda v: v in ("last", "avg", "avg_max"), "last, avg or avg_max"),
     ("model.ngrams", lambda v: v in (1, 2, 3), "1, 2 or 3"),

@@ -108,31 +108,33 @@ def check_refit(cfg: DictConfig) -> None:
 def check_bucketing(cfg: DictConfig) -> None:
     """Trimming a batch to its longest review leaves every output unchanged only for a model
     that takes any length and ignores padding: a masked recurrent one."""
-    if not cfg.trainer.bucket_by_length:
-        return
-    model = cfg.model
-    if not model_kind(model.type).bucketable or not model.mask_padding:
-        bucketable = [name for name in kind_names() if model_kind(name).bucketable]
-        raise ConfigError(
-            f"trainer.bucket_by_length=true needs a masked model of type "
-            f"{' or '.join(bucketable)} (model.mask_padding=true), but model.type="
-            f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
-            "trainer.bucket_by_length=false or mask the padding"
+    if cfg.trainer.bucket_by_length:
+        require_masked_any_length(
+            cfg.model,
+            "trainer.bucket_by_length=true needs",
+            "set trainer.bucket_by_length=false or mask the padding",
         )
 
 
 def check_read_len(cfg: DictConfig) -> None:
     """Held-out rows longer than the training ones (dataset.read_len > max_len) fit only a
     model that takes any length and ignores padding: a masked recurrent one."""
-    dataset, model = cfg.dataset, cfg.model
-    if dataset.get("read_len", dataset.get("max_len")) == dataset.get("max_len"):
-        return
-    if not model_kind(model.type).bucketable or not model.mask_padding:
-        readers = [name for name in kind_names() if model_kind(name).bucketable]
-        raise ConfigError(
+    dataset = cfg.dataset
+    if dataset.get("read_len", 0) > dataset.get("max_len", 0):
+        require_masked_any_length(
+            cfg.model,
             f"dataset.read_len={dataset.read_len} reads held-out reviews past the "
-            f"max_len={dataset.max_len} tokens a model trains on, which needs a masked model "
-            f"of type {' or '.join(readers)} (model.mask_padding=true), but model.type="
-            f"{model.type!r}, mask_padding={model.get('mask_padding', False)}; set "
-            f"dataset.read_len={dataset.max_len} or pick such a model"
+            f"max_len={dataset.max_len} tokens a model trains on, which needs",
+            f"set dataset.read_len={dataset.max_len} or pick such a model",
         )
+
+
+def require_masked_any_length(model: DictConfig, need: str, fix: str) -> None:
+    """A model kind that takes any length (`bucketable`) with model.mask_padding set."""
+    if model_kind(model.type).bucketable and model.get("mask_padding"):
+        return
+    kinds = [name for name in kind_names() if model_kind(name).bucketable]
+    raise ConfigError(
+        f"{need} a masked model of type {' or '.join(kinds)} (model.mask_padding=true), but "
+        f"model.type={model.type!r}, mask_padding={model.get('mask_padding', False)}; {fix}"
+    )

@@ -20,6 +20,7 @@ from rnnlab.data.arrays import batch_count, to_dataset
 from rnnlab.data.splits import Splits, bucket_padding
 from rnnlab.models.registry import adapt_to_training_data, build_model
 from rnnlab.tasks import get_task
+from rnnlab.training.adversarial import trained_model, with_adversarial_training
 from rnnlab.training.checkpoints import BACKUP_DIR
 from rnnlab.training.strategy import make_strategy, shard_by_batch
 
@@ -86,6 +87,7 @@ def build_and_compile(cfg: DictConfig, splits: Splits, epoch_steps: int) -> kera
     if not model.built:  # subclassed models (looped cells) get their weights on first call
         model(x[:1])
     adapt_to_training_data(cfg.model, model, x, y)
+    model = with_adversarial_training(model, cfg.trainer.adversarial_epsilon)
     loss, metrics = get_task(splits.spec.task).loss_and_metrics()
     total_steps = epoch_steps * schedule_epochs(cfg.trainer)
     optimizer = make_optimizer(cfg.trainer, total_steps, epoch_steps)
@@ -135,7 +137,7 @@ def fit(
     seconds = time.perf_counter() - started
     # CSVLogger adds empty val_* columns to runs without validation; they say nothing.
     history = read_history(checkpoint / HISTORY_FILE).dropna(axis="columns", how="all")
-    return model, history, seconds
+    return trained_model(model), history, seconds
 
 
 def read_history(path: Path) -> pd.DataFrame:
