@@ -88,6 +88,32 @@ def test_a_step_trains_on_the_clean_plus_the_shifted_loss() -> None:
     np.testing.assert_allclose(model.predict(x, verbose=0), inner.predict(x, verbose=0))
 
 
+class WithSpareWeight(keras.layers.Layer):
+    """Passes its input through; its weight is one no loss reaches."""
+
+    def build(self, input_shape) -> None:
+        self.spare = self.add_weight(shape=(1,), initializer="ones", name="spare")
+
+    def call(self, x):
+        return x
+
+
+def test_a_weight_the_loss_does_not_reach_is_skipped_as_keras_skips_it() -> None:
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input(shape=(3,), dtype="int32")
+    embedded = keras.layers.Embedding(6, 2, name="embedding")(tokens)
+    flat = WithSpareWeight()(keras.layers.Flatten()(embedded))
+    inner = keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(flat))
+    start = [w.numpy().copy() for w in inner.weights]
+    model = AdversarialTraining(inner, 0.7)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
+    x = np.array([[1, 2, 3], [4, 5, 1]], dtype="int32")
+    model.train_on_batch(x, np.array([[1.0], [0.0]], dtype="float32"))
+
+    moved = {w.path: not np.allclose(w.numpy(), s) for w, s in zip(inner.weights, start)}
+    assert [path for path, changed in moved.items() if not changed] == ["with_spare_weight/spare"]
+
+
 def test_fit_trains_adversarially_and_returns_the_kinds_own_model(
     tiny_root: Path, tmp_path: Path
 ) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError, DataError
 
+EMBEDDING = "embedding"  # the token embedding's layer name (training.adversarial shifts it)
+
 RECURRENT = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
@@ -37,7 +39,7 @@ def classifier_head(x, dense_units: int, dropout: float = 0.0):
 def embed(ids, rows: int, m, data: DataSpec, mask: bool):
     """The token embedding; with model.pretrained_embedding its first rows start from the
     dataset's word vectors (the rest, e.g. hashed n-grams, keep the random start)."""
-    layer = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name="embedding")
+    layer = keras.layers.Embedding(rows, m.embedding_dim, mask_zero=mask, name=EMBEDDING)
     embedded = layer(ids)
     if m.get("pretrained_embedding"):
         start = layer.embeddings.numpy()
