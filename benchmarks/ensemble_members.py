@@ -4,9 +4,10 @@ Prints each member's validation accuracy, the correlation of the members' log-od
 the cross-validated accuracy of the stacking for several regularisation strengths, of each
 pair with the first member, and of the plain mean of the log-odds. Validation only: it
 reads the `select@` records and prepared labels the ensemble stage reads, never the test
-split.
+split. `--candidates` adds experiments outside the ensemble (and outside the suite) whose
+selection records `rnnlab select experiment=<name>` wrote, to see what they would add.
 
-    python benchmarks/ensemble_members.py imdb_ensemble
+    python benchmarks/ensemble_members.py imdb_ensemble [--candidates imdb_region_cnn]
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import argparse
 
 import numpy as np
 
-from rnnlab.config.settings import load_params, repo_root
+from rnnlab.config.settings import compose_run, load_params, repo_root
 from rnnlab.models.stacking import cross_validated_accuracy, log_odds
 from rnnlab.pipeline.ensemble import ensemble_spec, member_configs, validation_outputs
+from rnnlab.training.experiment import validate_experiment
 
 STRENGTHS = (0.01, 1.0, 10.0)
 
@@ -57,11 +59,16 @@ def stacking_lines(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ensemble", help="a key of params.yaml's `ensembles`")
+    parser.add_argument(
+        "--candidates", nargs="*", default=[], help="experiments (conf/experiment/) to add"
+    )
     args = parser.parse_args()
     root = repo_root()
     params = load_params(root)
     spec = ensemble_spec(params.ensembles[args.ensemble], params.experiments)
     members = member_configs(params, spec)
+    for name in args.candidates:
+        members[name] = validate_experiment(compose_run([f"experiment={name}"], root))
     probabilities, labels = validation_outputs(spec, members, root)
     names, labels = list(members), np.asarray(labels).ravel()
     odds = log_odds(probabilities)

@@ -110,7 +110,9 @@ def test_a_weight_the_loss_does_not_reach_is_skipped_as_keras_skips_it() -> None
     x = np.array([[1, 2, 3], [4, 5, 1]], dtype="int32")
     model.train_on_batch(x, np.array([[1.0], [0.0]], dtype="float32"))
 
-    moved = {w.path: not np.allclose(w.numpy(), s) for w, s in zip(inner.weights, start)}
+    moved = {
+        w.path: not np.allclose(w.numpy(), s) for w, s in zip(inner.weights, start, strict=True)
+    }
     assert [path for path, changed in moved.items() if not changed] == ["with_spare_weight/spare"]
 
 

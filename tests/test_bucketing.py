@@ -99,6 +99,25 @@ def test_a_masked_model_scores_a_trimmed_batch_as_the_padded_one(padding: str, c
         np.testing.assert_allclose(model.predict(xb, verbose=0).ravel(), padded[yb], atol=1e-5)
 
 
+def masked_region_cnn():
+    keras.utils.set_random_seed(1)
+    return OmegaConf.create(
+        {"type": "region_cnn", "region": 3, "filters": 6, "mask_padding": True,
+         "dense_units": 4, "dropout": 0.0}
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_a_region_cnn_scores_a_trimmed_batch_as_the_padded_one(padding: str) -> None:
+    model = build_model(masked_region_cnn(), DataSpec(task="imdb", vocab_size=50, seq_len=MAX_LEN))
+    x, y = padded_reviews(64, padding, seed=3)
+    padded = model.predict(x, verbose=0).ravel()
+    assert len(np.unique(padded.round(6))) > 32  # distinct scores, so rows are matched
+    for xb, yb in epochs_of(x, y, 16, True, padding):
+        assert xb.shape[1] < MAX_LEN
+        np.testing.assert_allclose(model.predict(xb, verbose=0).ravel(), padded[yb], atol=1e-5)
+
+
 def test_example_outputs_of_bucketed_batches_come_in_the_reviews_order(monkeypatch) -> None:
     from rnnlab.data import arrays as datasets
 
@@ -118,7 +137,7 @@ def test_example_outputs_of_bucketed_batches_come_in_the_reviews_order(monkeypat
         (
             ["experiment=imdb_pool"],
             r"trainer.bucket_by_length=true needs a masked model of type equation_rnn or "
-            r"recurrent \(model.mask_padding=true\), but model.type='pool'",
+            r"recurrent or region_cnn \(model.mask_padding=true\), but model.type='pool'",
         ),
         (
             ["experiment=imdb_lstm", "model.mask_padding=false"],

@@ -11,6 +11,7 @@ from rnnlab.data.splits import DataSpec
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models import build_model
 from rnnlab.models.kinds.equation_rnn import EquationRNNCell
+from rnnlab.models.kinds.region_cnn import RegionCNNModel, RegionConvolution
 
 SEED_002_W = np.array([[0.1, 0.2], [0.3, 0.4]])
 SEED_002_U = np.array([[0.5, 0.6]])
@@ -133,6 +134,7 @@ def test_loading_a_model_of_a_named_kind_imports_that_kind_only(tmp_path, kind, 
         ({"type": "char_rnn", "cell": "lstm", "units": "384", "layers": "1"}, "char lstm 384"),
         ({"type": "naive_bayes", "ngrams": "3"}, "naive_bayes 3-grams"),
         ({"type": "pool", "ngrams": "1"}, "pool"),
+        ({"type": "region_cnn", "region": "3", "filters": "500"}, "region_cnn 3x500"),
         ({"type": "sine_lstm"}, "sine_lstm"),
         ({"type": "ensemble"}, "ensemble"),
     ],
@@ -147,7 +149,7 @@ def test_unknown_model_type_lists_allowed() -> None:
     with pytest.raises(
         ConfigError,
         match=r"model.type='transformer' is unknown; allowed: char_rnn, equation_rnn, "
-        r"looped_cells, naive_bayes, pool, recurrent, sine_lstm$",
+        r"looped_cells, naive_bayes, pool, recurrent, region_cnn, sine_lstm$",
     ):
         build_model(OmegaConf.create({"type": "transformer"}), DataSpec(task="imdb"))
 
@@ -431,3 +433,35 @@ def test_missing_or_mismatched_word_vectors_are_a_clear_error(tmp_path: Path) ->
     ):
         with pytest.raises(DataError, match=r"has no 20 x 4 word vectors .*re-run its prepare"):
             build_model(pool_config(), spec)
+
+
+def one_hot_regions(ids: np.ndarray, vocab: int, region: int) -> np.ndarray:
+    """Each step's region as the concatenation of its tokens' one-hot vectors (padding and
+    steps past the end as zero vectors)."""
+    one_hot = np.eye(vocab)[ids] * (ids > 0)[..., None]
+    past_end = np.zeros((ids.shape[0], region, vocab))
+    padded = np.concatenate([one_hot, past_end], axis=1)
+    return np.concatenate([padded[:, j : j + ids.shape[1]] for j in range(region)], axis=-1)
+
+
+def test_region_convolution_is_a_product_with_concatenated_one_hot_regions() -> None:
+    keras.utils.set_random_seed(3)
+    ids = np.array([[3, 1, 4, 1, 0, 0], [0, 0, 5, 9, 2, 6]], dtype="int32")
+    layer = RegionConvolution(vocab_size=10, region=3, filters=4, mask_padding=True)
+    got = keras.ops.convert_to_numpy(layer(ids))
+    tables, bias = (w.numpy() for w in layer.weights)
+    # W_j's rows are columns j*4 .. j*4+3 of the side-by-side tables.
+    weights = np.concatenate([tables[:, j * 4 : (j + 1) * 4] for j in range(3)], axis=0)
+    want = np.maximum(one_hot_regions(ids, 10, 3) @ weights + bias, 0) * (ids > 0)[..., None]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert (got[0, 4:] == 0).all() and (got[1, :2] == 0).all()  # regions that start on padding
+    assert (got > 0).any()
+
+
+def test_region_cnn_saves_and_loads(tmp_path: Path) -> None:
+    cfg = OmegaConf.structured(RegionCNNModel(region=2, filters=5))
+    model = build_model(cfg, DataSpec(task="imdb", vocab_size=30, seq_len=12))
+    x = np.random.default_rng(0).integers(0, 30, size=(4, 12)).astype("int32")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -94,8 +94,8 @@ BAD = [
     (
         ["experiment=imdb_pool", "dataset.read_len=1200"],
         r"dataset.read_len=1200 reads held-out reviews past the max_len=800 tokens a model "
-        r"trains on, which needs a masked model of type equation_rnn or recurrent "
-        r"\(model.mask_padding=true\), but model.type='pool', mask_padding=True; set "
+        r"trains on, which needs a masked model of type equation_rnn or recurrent or "
+        r"region_cnn \(model.mask_padding=true\), but model.type='pool', mask_padding=True; set "
         r"dataset.read_len=800 or pick such a "
         r"model",
     ),
