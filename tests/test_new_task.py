@@ -136,7 +136,7 @@ TASK_MODULE = {
         VOCABULARY = None
 
 
-        def preprocessing(meta, input_layout):
+        def preprocessing(meta, cfg):
             return {"length": meta["seq_len"]}
 
 

@@ -194,21 +194,31 @@ def test_the_served_model_tokenizes_as_its_prepared_variant(reviews: Path, tmp_p
     for name, punctuation in (("plain", False), ("marked", True)):
         dataset = imdb_dataset(vocab_size=200, max_len=8, punctuation=punctuation)
         meta = imdb.prepare_reviews(dataset, reviews, tmp_path / name)
-        settings = imdb_serve.preprocessing(meta, "steps")
+        settings = imdb_serve.preprocessing(meta, UNBUCKETED)
         assert settings["punctuation"] is punctuation
         vocabulary = load_vocabulary(tmp_path / name / "vocab.txt")
         _, lengths = vectorize(
             ["Bad! Bad."], vocabulary, 8, "post", "post", settings["punctuation"]
         )
         assert lengths.tolist() == [4 if punctuation else 2]
-    assert set(imdb_serve.preprocessing(meta, "steps")) == {
+    assert set(imdb_serve.preprocessing(meta, UNBUCKETED)) == {
         "vocab_size",
         "max_len",
         "read_len",
         "padding",
         "truncating",
         "punctuation",
+        "bucket_padding",
     }
+    bucketed = OmegaConf.create(
+        {"dataset": {"padding": "pre"}, "trainer": {"bucket_by_length": True}}
+    )
+    assert imdb_serve.preprocessing(meta, bucketed)["bucket_padding"] == "pre"
+
+
+UNBUCKETED = OmegaConf.create(
+    {"dataset": {"padding": "post"}, "trainer": {"bucket_by_length": False}}
+)
 
 
 def test_the_served_model_reads_a_review_as_far_as_evaluation_does(tmp_path: Path) -> None:
@@ -228,6 +238,31 @@ def test_the_served_model_reads_a_review_as_far_as_evaluation_does(tmp_path: Pat
         served = classifier.classify(["good " * 30])
         assert served["probability"].tolist() == pytest.approx([tokens_read / 100])
         assert served["tokens"].tolist() == [30]
+
+
+def test_a_model_trained_on_bucketed_batches_is_served_trimmed_of_padding(tmp_path: Path) -> None:
+    import keras
+
+    # A stand-in model whose output is the width of the rows it was given, over 100.
+    tokens = keras.Input((None,), dtype="int32")
+    width = keras.layers.Lambda(
+        lambda ids: (
+            keras.ops.cast(keras.ops.ones_like(ids[:, :1]) * keras.ops.shape(ids)[1], "float32")
+            / 100
+        ),
+        output_shape=(1,),
+    )(tokens)
+    classifier = imdb_serve.ReviewClassifier()
+    classifier.model, classifier.vocabulary = keras.Model(tokens, width), ["good"]
+    settings = {"vocab_size": 3, "max_len": 10, "read_len": 20, "truncating": "pre"}
+    reviews = ["good " * 4, "good " * 7, "good " * 30]
+    for padding in ("post", "pre"):
+        for bucket, widths in ((padding, [4, 7, 20]), (None, [20, 20, 20])):
+            recorded = settings | {"padding": padding, "bucket_padding": bucket}
+            write_json(tmp_path / "preprocessing.json", recorded)
+            classifier.settings = imdb_serve.read_settings(tmp_path / "preprocessing.json")
+            served = pd.concat([classifier.classify([text]) for text in reviews])
+            assert served["probability"].tolist() == pytest.approx([w / 100 for w in widths])
 
 
 def test_non_utf8_review_is_a_clear_error(tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def package(spec: EnsembleSpec, task: Task, members: dict[str, DictConfig], stac
             name,
             experiment_paths(cfg, root)["model"],
             experiment_paths(cfg, root)["data"],
-            input_layout(cfg),
+            cfg,
         )
         for name, cfg in members.items()
     ]

@@ -17,7 +17,6 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from rnnlab.config.settings import experiment_paths
-from rnnlab.data.splits import input_layout
 from rnnlab.io import atomic_dir, read_json
 from rnnlab.plots import learning_curves
 from rnnlab.serving.package import save_and_log
@@ -36,7 +35,7 @@ def package(cfg: DictConfig, root: Path) -> dict:
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tag("dvc.package_stage", f"package@{cfg.name}")
         with atomic_dir(paths["serving"]) as folder:
-            model_uri = save_and_log(folder, task, paths["model"], paths["data"], input_layout(cfg))
+            model_uri = save_and_log(folder, task, paths["model"], paths["data"], cfg)
         curves = paths["plots"] / CURVES_FILE
         learning_curves(curves_history(paths), curves, cfg.name)
         mlflow.log_artifact(str(curves), "training")

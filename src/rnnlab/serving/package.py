@@ -23,6 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from omegaconf import DictConfig
 
 from rnnlab.errors import ConfigError
 from rnnlab.io import read_json, write_json
@@ -68,14 +69,15 @@ def requirements() -> list[str]:
 
 @contextmanager
 def serving_model_args(
-    task: Task, model_file: Path, data_dir: Path, input_layout: str
+    task: Task, model_file: Path, data_dir: Path, cfg: DictConfig
 ) -> Iterator[dict]:
-    """Arguments for mlflow.pyfunc.save_model / log_model of the task's wrapper."""
+    """Arguments for mlflow.pyfunc.save_model / log_model of the task's wrapper for the
+    experiment `cfg`."""
     serve = task.role("serve")
     meta = read_json(data_dir / "meta.json")
     with tempfile.TemporaryDirectory(prefix="rnnlab-serving-") as tmp:
         settings = Path(tmp) / "preprocessing.json"
-        write_json(settings, serve.preprocessing(meta, input_layout))
+        write_json(settings, serve.preprocessing(meta, cfg))
         artifacts = {"model": str(model_file), "preprocessing": str(settings)}
         if serve.VOCABULARY:
             artifacts["vocabulary"] = str(data_dir / serve.VOCABULARY)
@@ -88,9 +90,11 @@ def serving_model_args(
         }
 
 
-def save_and_log(target: Path, task: Task, model_file: Path, data_dir: Path, layout: str) -> str:
+def save_and_log(
+    target: Path, task: Task, model_file: Path, data_dir: Path, cfg: DictConfig
+) -> str:
     """Save the wrapper to `target` and log it as the active run's `model`; returns its URI."""
-    with serving_model_args(task, model_file, data_dir, layout) as args:
+    with serving_model_args(task, model_file, data_dir, cfg) as args:
         mlflow.pyfunc.save_model(path=str(target), **args)
         return mlflow.pyfunc.log_model(name="model", **args).model_uri
 
@@ -102,7 +106,7 @@ class Member:
     name: str
     model_file: Path
     data_dir: Path
-    input_layout: str
+    cfg: DictConfig  # its experiment
 
 
 def save_ensemble_and_log(target: Path, task: Task, members: list[Member], stacking: dict) -> str:
@@ -113,9 +117,7 @@ def save_ensemble_and_log(target: Path, task: Task, members: list[Member], stack
         artifacts = {}
         for member in members:
             folder = Path(tmp) / f"member_{member.name}"
-            with serving_model_args(
-                task, member.model_file, member.data_dir, member.input_layout
-            ) as args:
+            with serving_model_args(task, member.model_file, member.data_dir, member.cfg) as args:
                 mlflow.pyfunc.save_model(path=str(folder), **args)
             artifacts[folder.name] = str(folder)
         settings = Path(tmp) / "ensemble.json"

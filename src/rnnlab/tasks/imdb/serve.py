@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.data.model_io import input_column, user_error
+from rnnlab.data.splits import bucket_padding
 from rnnlab.errors import DataError, RnnlabError
 from rnnlab.io import read_json
 from rnnlab.tasks.imdb import LABELS, predicted_labels
 
-PREDICT_BATCH = 256
 INPUT = ("string", "text")
 OUTPUTS = [
     ("double", "probability"),
@@ -30,19 +30,23 @@ PARAMS: dict[str, Any] = {}
 VOCABULARY = "vocab.txt"  # in the prepared folder
 
 
-def preprocessing(meta: dict, input_layout: str) -> dict:
-    """The inference-time settings of the prepared dataset (from its meta.json)."""
+def preprocessing(meta: dict, cfg) -> dict:
+    """The inference-time settings of the prepared dataset (from its meta.json), and the
+    padding side a model trained on length-bucketed batches is run trimmed of (None: run
+    on rows padded to read_len), as the evaluate stage runs it."""
     keys = ("vocab_size", "max_len", "read_len", "padding", "truncating", "punctuation")
-    return {k: meta[k] for k in keys}
+    return {**{k: meta[k] for k in keys}, "bucket_padding": bucket_padding(cfg)}
 
 
 def read_settings(path: Path) -> dict:
     """A package's preprocessing.json. Packages registered before meta.json recorded
     `punctuation` or `read_len` have no such keys: their variants kept no punctuation
-    marks and read a review as far as they trained on it."""
+    marks and read a review as far as they trained on it. Older packages have no
+    `bucket_padding` either: they run on padded rows, which is always right."""
     settings = read_json(path)
     settings.setdefault("punctuation", False)
     settings.setdefault("read_len", settings["max_len"])
+    settings.setdefault("bucket_padding", None)
     return settings
 
 
@@ -67,6 +71,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
         return self.classify(texts)
 
     def classify(self, texts: list[str]) -> pd.DataFrame:
+        from rnnlab.data.arrays import example_outputs
         from rnnlab.data.text import OOV_INDEX, vectorize
 
         s = self.settings
@@ -86,7 +91,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
                     "punctuation (empty, or only symbols/emoji); remove them or add text"
                 )
             )
-        prob = self.model.predict(ids, batch_size=PREDICT_BATCH, verbose=0).ravel()
+        prob = example_outputs(self.model, ids, s["bucket_padding"])
         return pd.DataFrame(
             {
                 "probability": prob.astype(np.float64),

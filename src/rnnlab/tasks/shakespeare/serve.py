@@ -19,7 +19,7 @@ PARAMS: dict[str, Any] = {"length": 500, "temperature": 0.8, "seed": 0}
 VOCABULARY = "vocab.json"  # in the prepared folder
 
 
-def preprocessing(meta: dict, input_layout: str) -> dict:
+def preprocessing(meta: dict, cfg) -> dict:
     return {}  # the vocabulary is all a prompt needs
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.data.model_io import input_column, user_error
+from rnnlab.data.splits import input_layout
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.io import read_json
 
@@ -26,8 +27,8 @@ PARAMS: dict[str, Any] = {"steps": 200}
 VOCABULARY = None
 
 
-def preprocessing(meta: dict, input_layout: str) -> dict:
-    return {"steps": meta["steps"], "spacing": meta["spacing"], "input_layout": input_layout}
+def preprocessing(meta: dict, cfg) -> dict:
+    return {"steps": meta["steps"], "spacing": meta["spacing"], "input_layout": input_layout(cfg)}
 
 
 class SineForecaster(mlflow.pyfunc.PythonModel):
