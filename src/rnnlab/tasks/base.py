@@ -12,8 +12,7 @@ stage depends on exactly the code that shapes its outputs:
   and per-example predictions on the held-out split; the type is in tasks/evaluation.py);
 - `serve.py`: `WRAPPER` (an mlflow.pyfunc.PythonModel taking raw inputs), `INPUT`,
   `OUTPUTS`, `PARAMS` (its signature), `VOCABULARY` (a prepared file it carries, or None)
-  and `preprocessing(meta, cfg)` (the settings inference needs, from the prepared
-  data's meta.json and the experiment's config);
+  and `preprocessing(meta, layout)` (the settings inference needs);
 - `command.py`: `COMMAND`, the `rnnlab` subcommand that uses a trained model (kept light:
   the CLI builds its parser from it).
 
