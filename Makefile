@@ -22,7 +22,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # An air-gapped machine points this at a local mirror (a directory with the files
 # under their official names and a SHA256SUMS manifest).
 export RNNLAB_MIRROR
-# Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes) or all.
+# Which experiments `make repro` runs: tuned (default), seeds (the notebooks' recipes),
+# candidates (measured, left out of tuned) or all.
 SUITE ?= tuned
 # full (default) or quick: every experiment trains one short epoch and is scored on 2,000
 # held-out examples, to see the pipeline work.
