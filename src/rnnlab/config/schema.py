@@ -55,7 +55,7 @@ class Trainer:
     # Batches of reviews of similar length, trimmed to the longest (masked token models only).
     bucket_by_length: bool = False
     # > 0: adversarial training (rnnlab.training.adversarial), each review's embedded sequence
-    # shifted by this L2 norm towards a higher loss; up to twice the time per step.
+    # shifted by this L2 norm towards a higher loss (its cost: conf/trainer/default.yaml).
     adversarial_epsilon: float = 0.0
 
 

@@ -94,7 +94,7 @@ class ReviewClassifier(mlflow.pyfunc.PythonModel):
         prob = example_outputs(self.model, ids, s["bucket_padding"])
         return pd.DataFrame(
             {
-                "probability": prob.astype(np.float64),
+                "probability": prob,  # float64, as example_outputs gives it
                 "label": np.asarray(LABELS)[predicted_labels(prob)],
                 "tokens": lengths.astype(np.int64),
                 "unknown_tokens": (ids == OOV_INDEX).sum(axis=1).astype(np.int64),
